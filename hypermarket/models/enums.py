@@ -1,0 +1,90 @@
+"""Enumerations of the domain, numbered exactly as in ``proto/engine.proto``.
+
+Every enum here mirrors the proto enum of the same name value for value, so the
+wire codec converts with ``Enum(int)`` and a test checks the two stay in step.
+Zero is never a meaningful value on the wire (proto3 uses it for "unset"), so
+the domain enums start at 1.
+
+``RejectReason`` is listed in the order the core checks the conditions: when an
+input breaks several rules, the reason reported is always the first one here
+(TigerBeetle's fixed precedence), so the same bad input always gets the same
+reason.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Side(enum.IntEnum):
+    BUY = 1
+    SELL = 2
+
+
+class OrderType(enum.IntEnum):
+    LIMIT = 1
+    MARKET = 2
+
+
+class TimeInForce(enum.IntEnum):
+    GTC = 1
+    IOC = 2
+    FOK = 3
+    POST_ONLY = 4
+
+
+class SelfTradePrevention(enum.IntEnum):
+    """What happens when an order would trade with a resting order of its own account."""
+
+    CANCEL_TAKER = 1
+    CANCEL_MAKER = 2
+    CANCEL_BOTH = 3
+
+
+class MatchingMode(enum.IntEnum):
+    CONTINUOUS = 1
+    BATCH = 2
+
+
+class MarketStatus(enum.IntEnum):
+    ACTIVE = 1
+    POST_ONLY = 2
+    CANCEL_ONLY = 3
+    HALTED = 4
+
+
+class RejectReason(enum.IntEnum):
+    """Why an input failed, in the order the core checks them."""
+
+    MALFORMED_INPUT = 1
+    OVERFLOW = 2
+    WRONG_SHARD = 3
+    UNKNOWN_MARKET = 4
+    INVALID_MARKET_CONFIG = 5
+    MARKET_NOT_ACTIVE = 6
+    INVALID_ORDER_TYPE = 7
+    INVALID_PRICE = 8
+    INVALID_QUANTITY = 9
+    UNKNOWN_ORDER = 10
+    NOT_ORDER_OWNER = 11
+    DUPLICATE_CLIENT_ORDER_ID = 12
+    PRICE_OUT_OF_BAND = 13
+    NO_MARK_PRICE = 14
+    REDUCE_ONLY_WOULD_INCREASE = 15
+    POSITION_LIMIT = 16
+    INSUFFICIENT_MARGIN = 17
+    INSUFFICIENT_COLLATERAL = 18
+    POST_ONLY_WOULD_CROSS = 19
+    FOK_NOT_FILLABLE = 20
+
+
+class CancelReason(enum.IntEnum):
+    USER = 1
+    IOC_REMAINDER = 2
+    FOK_UNFILLED = 3
+    SELF_TRADE = 4
+    MASS_CANCEL = 5
+    MARKET_HALTED = 6
+    AUCTION_UNFILLED = 7
+    REDUCE_ONLY = 8
+    MARKET_REMAINDER = 9
