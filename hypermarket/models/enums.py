@@ -57,14 +57,14 @@ class RejectReason(enum.IntEnum):
     """Why an input failed, in the order the core checks them."""
 
     MALFORMED_INPUT = 1
-    OVERFLOW = 2
-    WRONG_SHARD = 3
-    UNKNOWN_MARKET = 4
-    INVALID_MARKET_CONFIG = 5
-    MARKET_NOT_ACTIVE = 6
-    INVALID_ORDER_TYPE = 7
-    INVALID_PRICE = 8
-    INVALID_QUANTITY = 9
+    WRONG_SHARD = 2
+    UNKNOWN_MARKET = 3
+    INVALID_MARKET_CONFIG = 4
+    MARKET_NOT_ACTIVE = 5
+    INVALID_ORDER_TYPE = 6
+    INVALID_PRICE = 7
+    INVALID_QUANTITY = 8
+    OVERFLOW = 9
     UNKNOWN_ORDER = 10
     NOT_ORDER_OWNER = 11
     DUPLICATE_CLIENT_ORDER_ID = 12
@@ -87,4 +87,3 @@ class CancelReason(enum.IntEnum):
     MARKET_HALTED = 6
     AUCTION_UNFILLED = 7
     REDUCE_ONLY = 8
-    MARKET_REMAINDER = 9

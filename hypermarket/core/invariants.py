@@ -1,0 +1,82 @@
+"""Invariants of a shard's state, checked by the tests after every step and at run time on demand.
+
+A broken invariant is a bug in the core, never a business failure: the check
+raises ``AssertionError`` naming what is wrong, and the shard stops rather than
+spread a wrong state.
+"""
+
+from __future__ import annotations
+
+from hypermarket.core.state import State
+from hypermarket.matching.book import Book, SideBook
+from hypermarket.models import Side
+
+
+class InvariantError(AssertionError):
+    """The state broke a rule that no input may break."""
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise InvariantError(message)
+
+
+def _check_side(market_id: int, side: Side, side_book: SideBook, book: Book) -> int:
+    """Check one side; return how many orders it holds."""
+    prices = side_book.prices
+    _require(
+        list(prices) == sorted(prices, reverse=side is Side.BUY) and len(set(prices)) == len(prices),
+        f"market {market_id} {side.name}: prices not sorted best first",
+    )
+    _require(
+        set(prices) == set(side_book.levels.keys()),
+        f"market {market_id} {side.name}: price list and levels disagree",
+    )
+    count = 0
+    for price in prices:
+        level = side_book.levels[price]
+        _require(bool(level.order_ids), f"market {market_id} {side.name} {price}: empty level")
+        total = 0
+        for order_id in level.order_ids:
+            order = book.orders.get(order_id)
+            _require(order is not None, f"market {market_id}: level names missing order {order_id}")
+            assert order is not None
+            _require(
+                order.side is side and order.price == price and order.remaining > 0,
+                f"market {market_id}: order {order_id} misplaced or empty",
+            )
+            total += order.remaining
+        _require(total == level.quantity, f"market {market_id} {side.name} {price}: bad total")
+        count += len(level.order_ids)
+    return count
+
+
+def check_invariants(state: State) -> None:
+    """Raise ``InvariantError`` if any market's book is inconsistent or crossed."""
+    _require(0 <= state.shard < state.shard_count, "shard outside shard_count")
+    for market_id, market in state.markets.items():
+        _require(market_id == market.config.market_id, f"market {market_id} stored under wrong id")
+        _require(market_id % state.shard_count == state.shard, f"market {market_id} wrong shard")
+        book = market.book
+        resting = _check_side(market_id, Side.BUY, book.bids, book) + _check_side(
+            market_id, Side.SELL, book.asks, book
+        )
+        _require(resting == len(book.orders), f"market {market_id}: orders outside levels")
+        if book.bids.prices and book.asks.prices:
+            _require(
+                book.bids.prices[0] < book.asks.prices[0], f"market {market_id}: book crossed"
+            )
+        indexed = 0
+        for account, ids in book.client_ids.items():
+            for client_order_id, order_id in ids.items():
+                order = book.orders.get(order_id)
+                _require(
+                    order is not None
+                    and order.account == account
+                    and order.client_order_id == client_order_id,
+                    f"market {market_id}: client id index wrong for order {order_id}",
+                )
+                indexed += 1
+        _require(indexed == len(book.orders), f"market {market_id}: client id index incomplete")
+        for order_id in book.orders.keys():
+            _require(order_id < state.next_order_id, f"order id {order_id} not yet issued")

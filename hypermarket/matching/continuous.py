@@ -1,0 +1,95 @@
+"""Continuous price-time matching of one incoming order against a book.
+
+Theory of operation
+-------------------
+An incoming (taker) order walks the opposite side best price first and, inside
+a level, oldest order first.  Every trade prints at the resting (maker) order's
+price and for the smaller of the two open quantities.  The walk stops when the
+taker is filled, when the next level no longer crosses the taker's limit (a
+MARKET order has no limit), when the side is empty, or when self-trade
+prevention says so.
+
+Self-trade prevention applies when the next maker belongs to the taker's own
+account, by the taker's mode:
+
+=============  ==============================================================
+CANCEL_TAKER   stop; the taker's remainder is cancelled (SELF_TRADE)
+CANCEL_MAKER   cancel that maker (SELF_TRADE) and go on matching
+CANCEL_BOTH    cancel that maker, stop, and cancel the taker's remainder
+=============  ==============================================================
+
+What happens to the taker's remainder afterwards (rest, cancel, reject the
+whole order for FOK) is the caller's decision: this module only matches.
+The matcher changes the book through the caller's ``BookEditor``, so a caller
+that discards the editor (FOK not fillable) has changed nothing.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from hypermarket.matching.book import BookEditor, crosses
+from hypermarket.models import Order, SelfTradePrevention, Side
+
+
+class Trade(msgspec.Struct, frozen=True, gc=False):
+    """One execution: ``maker`` as it rested before the trade, and what is left of both."""
+
+    maker: Order
+    price: int
+    quantity: int
+    maker_remaining: int
+    taker_remaining: int
+
+
+class MatchResult(msgspec.Struct, frozen=True, gc=False):
+    """What a walk did: trades in match order, makers cancelled by STP, the taker's remainder."""
+
+    trades: list[Trade]
+    self_trade_cancels: list[Order]
+    remaining: int
+    taker_self_trade: bool
+
+
+def match(editor: BookEditor, taker: Order, limit_price: int | None) -> MatchResult:
+    """Match ``taker`` against the opposite side of ``editor``'s book.
+
+    ``limit_price`` is None for a MARKET order.  The taker itself is not in the
+    book and is not added to it.
+    """
+    opposite = Side.SELL if taker.side is Side.BUY else Side.BUY
+    trades: list[Trade] = []
+    stp_cancels: list[Order] = []
+    remaining = taker.remaining
+    stopped_by_stp = False
+    account = taker.account
+    while remaining and not stopped_by_stp:
+        price = editor.best_price(opposite)
+        if price is None or (limit_price is not None and not crosses(taker.side, limit_price, price)):
+            break
+        for maker in list(editor.level_orders(opposite, price)):
+            if maker.account == account:
+                if taker.stp is not SelfTradePrevention.CANCEL_TAKER:
+                    editor.remove(maker)
+                    stp_cancels.append(maker)
+                if taker.stp is not SelfTradePrevention.CANCEL_MAKER:
+                    stopped_by_stp = True
+                    break
+                continue
+            quantity = min(remaining, maker.remaining)
+            remaining -= quantity
+            maker_remaining = maker.remaining - quantity
+            if maker_remaining:
+                editor.shrink(maker, maker_remaining)
+            else:
+                editor.remove(maker)
+            trades.append(Trade(maker, price, quantity, maker_remaining, remaining))
+            if not remaining:
+                break
+    return MatchResult(trades, stp_cancels, remaining, stopped_by_stp)
+
+
+def would_cross(editor: BookEditor, side: Side, price: int) -> bool:
+    """Whether a limit order at ``price`` on ``side`` would trade on arrival (POST_ONLY check)."""
+    best = editor.best_price(Side.SELL if side is Side.BUY else Side.BUY)
+    return best is not None and crosses(side, price, best)

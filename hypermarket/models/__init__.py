@@ -1,0 +1,86 @@
+"""Domain types of the pure core: inputs, outputs, orders, market configs, enums.
+
+Nothing here imports from the shell (bus, engine, persistence, trio, nats, os).
+"""
+
+from hypermarket.models.enums import (
+    CancelReason,
+    MarketStatus,
+    MatchingMode,
+    OrderType,
+    RejectReason,
+    SelfTradePrevention,
+    Side,
+    TimeInForce,
+)
+from hypermarket.models.inputs import (
+    AmendOrder,
+    AuctionTick,
+    CancelAll,
+    CancelOrder,
+    Deposit,
+    Input,
+    InputBody,
+    Malformed,
+    NewOrder,
+    PriceUpdate,
+    UpsertMarket,
+    Withdraw,
+)
+from hypermarket.models.market import INT64_MAX, MarketConfig, config_problem
+from hypermarket.models.order import Order
+from hypermarket.models.outputs import (
+    AuctionResult,
+    BookDelta,
+    CancelAllDone,
+    Fill,
+    MarketUpdated,
+    OrderAccepted,
+    OrderAmended,
+    OrderCancelled,
+    OrderRejected,
+    Output,
+    OutputBody,
+    PositionUpdate,
+    Rejected,
+)
+
+__all__ = [
+    "INT64_MAX",
+    "AmendOrder",
+    "AuctionResult",
+    "AuctionTick",
+    "BookDelta",
+    "CancelAll",
+    "CancelAllDone",
+    "CancelOrder",
+    "CancelReason",
+    "Deposit",
+    "Fill",
+    "Input",
+    "InputBody",
+    "Malformed",
+    "MarketConfig",
+    "MarketStatus",
+    "MarketUpdated",
+    "MatchingMode",
+    "NewOrder",
+    "Order",
+    "OrderAccepted",
+    "OrderAmended",
+    "OrderCancelled",
+    "OrderRejected",
+    "OrderType",
+    "Output",
+    "OutputBody",
+    "PositionUpdate",
+    "PriceUpdate",
+    "RejectReason",
+    "Rejected",
+    "SelfTradePrevention",
+    "Side",
+    "TimeInForce",
+    "UpsertMarket",
+    "Withdraw",
+    "config_problem",
+]
