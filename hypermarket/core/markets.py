@@ -47,7 +47,6 @@ from hypermarket.models import (
     PriceUpdate,
     Rejected,
     RejectReason,
-    Side,
     UpsertMarket,
     config_problem,
 )
@@ -80,13 +79,9 @@ def emit_deltas(
 ) -> None:
     """Publish the book deltas of one market's step: bids then asks, best price first."""
     market_id = market.config.market_id
-    for side in (Side.BUY, Side.SELL):
-        touched = editor.touched(side)
-        if touched:
-            for delta in side_deltas(
-                side, market.book.side(side), after.book.side(side), touched, depth
-            ):
-                out.emit(market_id, delta)
+    for side, touched in editor.touched_sides():
+        for delta in side_deltas(side, market.book.side(side), after.book.side(side), touched, depth):
+            out.emit(market_id, delta)
 
 
 def upsert_market(state: State, upsert: UpsertMarket, out: Emitter) -> State:

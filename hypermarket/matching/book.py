@@ -26,8 +26,6 @@ of the pure core; it never outlives it.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
-
 import msgspec
 from immutables import Map
 
@@ -155,13 +153,16 @@ class BookEditor:
         levels = editor.levels if editor is not None else self.book.side(side).levels
         return levels[price]
 
-    def touched(self, side: Side) -> set[int]:
-        editor = self._sides.get(side)
-        return editor.touched if editor is not None else set()
+    def touched_sides(self) -> list[tuple[Side, set[int]]]:
+        """The sides this editor changed, bids first, with the prices touched on each."""
+        return [
+            (side, self._sides[side].touched) for side in (Side.BUY, Side.SELL) if side in self._sides
+        ]
 
-    def level_orders(self, side: Side, price: int) -> Iterator[Order]:
-        for order_id in self.level(side, price).order_ids:
-            yield self._orders[order_id]
+    def resting(self, order_id: int) -> Order:
+        """The resting order ``order_id``, which must exist."""
+        order: Order = self._orders[order_id]
+        return order
 
     # ---------------------------------------------------------------- writing
 

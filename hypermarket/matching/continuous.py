@@ -58,6 +58,7 @@ def match(editor: BookEditor, taker: Order, limit_price: int | None) -> MatchRes
     book and is not added to it.
     """
     opposite = Side.SELL if taker.side is Side.BUY else Side.BUY
+    buying = taker.side is Side.BUY
     trades: list[Trade] = []
     stp_cancels: list[Order] = []
     remaining = taker.remaining
@@ -65,9 +66,12 @@ def match(editor: BookEditor, taker: Order, limit_price: int | None) -> MatchRes
     account = taker.account
     while remaining and not stopped_by_stp:
         price = editor.best_price(opposite)
-        if price is None or (limit_price is not None and not crosses(taker.side, limit_price, price)):
+        if price is None or (
+            limit_price is not None and (price > limit_price if buying else price < limit_price)
+        ):
             break
-        for maker in list(editor.level_orders(opposite, price)):
+        for order_id in editor.level(opposite, price).order_ids:
+            maker = editor.resting(order_id)
             if maker.account == account:
                 if taker.stp is not SelfTradePrevention.CANCEL_TAKER:
                     editor.remove(maker)

@@ -20,6 +20,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from grpc_tools import protoc  # type: ignore[import-untyped]  # grpcio-tools ships no stubs
+
 WIRE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = WIRE_DIR.parent.parent
 PROTO_DIR = REPO_ROOT / "proto"
@@ -33,10 +35,6 @@ COMMAND = (
 
 def regenerate(out_dir: Path = WIRE_DIR) -> None:
     """Compile ``proto/engine.proto`` into ``out_dir``; raise RuntimeError if protoc fails."""
-    # Imported here, not at the top: importing grpc_tools.protoc installs import hooks, which
-    # nothing but this command should pay for.
-    from grpc_tools import protoc  # type: ignore[import-untyped]  # grpcio-tools ships no stubs
-
     status = protoc.main(
         [
             "grpc_tools.protoc",  # argv[0], ignored by protoc

@@ -1,0 +1,93 @@
+"""``python -m hypermarket bench core``: throughput and latency of the pure core.
+
+The flow is ``simulation.flow`` (seeded; its docstring gives the mix).  Inputs
+are built before the clock starts, so the figure is ``step`` alone: no wire
+decoding, no log, no bus.  Two passes per garbage-collector setting: one
+untimed (events/s), one timing every step (p50/p99 per kind).  The collector
+settings compared are Python's defaults and the engine's tuning
+(``observability.gc_tuning``: ``gc.freeze()`` after set-up and a high
+threshold for the oldest generation).
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections import defaultdict
+
+import msgspec
+
+from hypermarket.core import State, initial_state, state_hash, step
+from hypermarket.models import Input
+from hypermarket.simulation.flow import FlowGenerator
+
+
+class PassResult(msgspec.Struct, frozen=True):
+    gc_mode: str
+    events: int
+    seconds: float
+    events_per_second: float
+    resting_orders: int
+    state_hash: str
+    percentiles_us: dict[str, tuple[float, float, int]]
+
+
+def _percentile(sorted_ns: list[int], fraction: float) -> float:
+    index = min(len(sorted_ns) - 1, int(fraction * len(sorted_ns)))
+    return sorted_ns[index] / 1_000
+
+
+def _prepare(seed: int, events: int, markets: int) -> tuple[State, list[tuple[str, Input]]]:
+    generator = FlowGenerator(seed, markets=markets)
+    state = initial_state()
+    for _, inp in generator.setup():
+        state, _ = step(state, inp)
+    return state, list(generator.events(events))
+
+
+def tune_gc() -> None:
+    """The engine's collector tuning: freeze the start-up heap, rarely run full collections."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+
+
+def run_pass(seed: int, events: int, markets: int, gc_mode: str) -> PassResult:
+    """One measured pass over a freshly prepared flow."""
+    gc.unfreeze()
+    gc.set_threshold(700, 10, 10)
+    state, flow = _prepare(seed, events, markets)
+    if gc_mode == "tuned":
+        tune_gc()
+    start = time.perf_counter()
+    untimed = state
+    for _, inp in flow:
+        untimed, _ = step(untimed, inp)
+    seconds = time.perf_counter() - start
+    timings: dict[str, list[int]] = defaultdict(list)
+    clock = time.perf_counter_ns
+    timed = state
+    for kind, inp in flow:
+        before = clock()
+        timed, _ = step(timed, inp)
+        timings[kind].append(clock() - before)
+    percentiles = {}
+    for kind in sorted(timings):
+        samples = sorted(timings[kind])
+        percentiles[kind] = (_percentile(samples, 0.5), _percentile(samples, 0.99), len(samples))
+    resting = sum(len(m.book.orders) for m in untimed.markets.values())
+    return PassResult(
+        gc_mode, events, seconds, events / seconds, resting, state_hash(untimed), percentiles
+    )
+
+
+def format_pass(result: PassResult) -> str:
+    lines = [
+        f"gc={result.gc_mode}: {result.events} events in {result.seconds:.3f} s = "
+        f"{result.events_per_second:,.0f} events/s "
+        f"({result.resting_orders} resting at the end, state {result.state_hash[:16]})",
+        f"  {'kind':<10} {'count':>8} {'p50 us':>8} {'p99 us':>8}",
+    ]
+    for kind, (p50, p99, count) in result.percentiles_us.items():
+        lines.append(f"  {kind:<10} {count:>8} {p50:>8.1f} {p99:>8.1f}")
+    return "\n".join(lines)

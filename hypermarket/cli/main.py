@@ -1,0 +1,88 @@
+"""Command line: ``python -m hypermarket <command>``.
+
+Each command lives in its own module; this one only parses arguments, so
+``--help`` at every level lists what exists.  Errors an operator can fix (a
+missing file, a bad flag value) print one line naming the problem and exit
+with status 2; a bug still shows its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from hypermarket.cli import bench_core, fold_inputs
+
+
+class UsageError(Exception):
+    """A mistake in how the command was called or what it was given."""
+
+
+def _fold_inputs(args: argparse.Namespace) -> int:
+    path: Path = args.file
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    try:
+        fmt = args.format or fold_inputs.guess_format(path)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    inputs = fold_inputs.read_inputs(path, fmt)
+    if args.outputs is None:
+        state = fold_inputs.fold_inputs(inputs, sys.stdout)
+        print(fold_inputs.summary(state), file=sys.stderr)
+    else:
+        with args.outputs.open("w", encoding="utf-8", newline="\n") as out:
+            state = fold_inputs.fold_inputs(inputs, out)
+        print(fold_inputs.summary(state))
+    return 0
+
+
+def _bench_core(args: argparse.Namespace) -> int:
+    print(
+        f"bench core: seed {args.seed}, {args.events} events, {args.markets} markets "
+        "(mix: hypermarket/simulation/flow.py)"
+    )
+    for gc_mode in args.gc:
+        result = bench_core.run_pass(args.seed, args.events, args.markets, gc_mode)
+        print(bench_core.format_pass(result), flush=True)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hypermarket", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    fold = commands.add_parser("fold", help="replay inputs through the pure core")
+    fold_kinds = fold.add_subparsers(dest="fold_kind", required=True)
+    inputs = fold_kinds.add_parser("inputs", help="fold a file of InputEvents (the simulator)")
+    inputs.add_argument("file", type=Path, help="a .jsonl or .bin file of InputEvents")
+    inputs.add_argument("--outputs", type=Path, help="write outputs here instead of stdout")
+    inputs.add_argument("--format", choices=fold_inputs.FORMATS, help="override the suffix")
+    inputs.set_defaults(handler=_fold_inputs)
+
+    bench = commands.add_parser("bench", help="measure the engine")
+    bench_kinds = bench.add_subparsers(dest="bench_kind", required=True)
+    core = bench_kinds.add_parser("core", help="throughput and latency of step() alone")
+    core.add_argument("--events", type=int, default=100_000)
+    core.add_argument("--seed", type=int, default=1)
+    core.add_argument("--markets", type=int, default=4)
+    core.add_argument(
+        "--gc", nargs="+", choices=("default", "tuned"), default=["default", "tuned"]
+    )
+    core.set_defaults(handler=_bench_core)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except UsageError as exc:
+        print(f"hypermarket: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
