@@ -49,7 +49,7 @@ def read_inputs(path: Path, fmt: str) -> Iterator[Input]:
 
 
 def fold_inputs(inputs: Iterator[Input], out: TextIO, state: State | None = None) -> State:
-    """Step every input from ``state`` (an empty single shard by default), writing outputs as JSON."""
+    """Step every input from ``state`` (default: an empty single shard), writing JSON outputs."""
     current = initial_state() if state is None else state
     for inp in inputs:
         current, outputs = step(current, inp)

@@ -67,9 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     core.add_argument("--events", type=int, default=100_000)
     core.add_argument("--seed", type=int, default=1)
     core.add_argument("--markets", type=int, default=4)
-    core.add_argument(
-        "--gc", nargs="+", choices=("default", "tuned"), default=["default", "tuned"]
-    )
+    core.add_argument("--gc", nargs="+", choices=("default", "tuned"), default=["default", "tuned"])
     core.set_defaults(handler=_bench_core)
     return parser
 

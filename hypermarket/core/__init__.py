@@ -19,8 +19,8 @@ CancelAll      ``orders.cancel_all``
 AmendOrder     ``orders.amend_order``
 UpsertMarket   ``markets.upsert_market``: create, change, halt a market
 PriceUpdate    ``markets.price_update``: mark and index price
-Deposit        rejected: collateral and margin are not active in this version
-Withdraw       rejected, as Deposit
+Deposit        ``collateral.move_collateral``: add isolated collateral
+Withdraw       ``collateral.move_collateral``: take it out if margin allows
 AuctionTick    rejected: no market can be in BATCH mode in this version
 Malformed      ``Rejected`` with the codec's reason and detail
 =============  ==========================================================
@@ -34,6 +34,7 @@ from __future__ import annotations
 import msgspec
 
 from hypermarket.core.canonical import decode_state, encode_state, state_hash
+from hypermarket.core.collateral import move_collateral
 from hypermarket.core.emit import Emitter
 from hypermarket.core.invariants import check_invariants
 from hypermarket.core.markets import price_update, upsert_market
@@ -79,13 +80,7 @@ def step(state: State, event: Input) -> tuple[State, list[Output]]:
         case UpsertMarket() as body:
             state = upsert_market(state, body, out)
         case Deposit() | Withdraw() as body:
-            out.emit(
-                body.market_id,
-                Rejected(
-                    RejectReason.MALFORMED_INPUT,
-                    "collateral movements are not supported by this engine version",
-                ),
-            )
+            state = move_collateral(state, body, out)
         case AuctionTick() as body:
             out.emit(
                 body.market_id,

@@ -1,9 +1,10 @@
 """The canonical encoding of a shard's state, its hash, and decoding it back.
 
 The encoding is msgpack (msgspec) of plain records in which every collection
-is sorted: markets by id, orders by id, levels best price first with their
-order ids in time priority.  Nothing derived is stored (client id index, level
-totals, sorted price tuples are rebuilt on decoding), so two states that mean
+is sorted: markets by id, accounts by address, orders by id, levels best price
+first with their order ids in time priority.  Nothing derived is stored
+(client id index, exposure per account, level totals and sorted price tuples
+are rebuilt on decoding), so two states that mean
 the same thing encode to the same bytes, whatever order their maps were built
 in and whatever ``PYTHONHASHSEED`` is.  ``state_hash`` is the SHA-256 of that
 encoding; snapshots store the same bytes.
@@ -17,8 +18,9 @@ import msgspec
 from immutables import Map
 
 from hypermarket.core.state import MarketState, State
-from hypermarket.matching.book import Book, Level, SideBook
+from hypermarket.matching.book import NO_EXPOSURE, Book, Exposure, Level, SideBook
 from hypermarket.models import MarketConfig, Order
+from hypermarket.risk.accounts import Account
 
 FORMAT_VERSION = 1
 
@@ -28,11 +30,18 @@ class _LevelRecord(msgspec.Struct, array_like=True, frozen=True):
     order_ids: list[int]
 
 
+class _AccountRecord(msgspec.Struct, array_like=True, frozen=True):
+    address: bytes
+    account: Account
+
+
 class _MarketRecord(msgspec.Struct, array_like=True, frozen=True):
     config: MarketConfig
     revision: int
     mark_price: int
     index_price: int
+    fee_balance: int
+    accounts: list[_AccountRecord]
     orders: list[Order]
     bids: list[_LevelRecord]
     asks: list[_LevelRecord]
@@ -64,6 +73,11 @@ def _market_record(market: MarketState) -> _MarketRecord:
         revision=market.revision,
         mark_price=market.mark_price,
         index_price=market.index_price,
+        fee_balance=market.fee_balance,
+        accounts=[
+            _AccountRecord(address, market.accounts[address])
+            for address in sorted(market.accounts.keys())
+        ],
         orders=[book.orders[order_id] for order_id in sorted(book.orders.keys())],
         bids=_side_record(book.bids),
         asks=_side_record(book.asks),
@@ -104,11 +118,16 @@ def _side_book(records: list[_LevelRecord], orders: dict[int, Order]) -> SideBoo
 def _book(record: _MarketRecord) -> Book:
     orders = {order.order_id: order for order in record.orders}
     client_ids: dict[bytes, dict[int, int]] = {}
+    exposure: dict[bytes, Exposure] = {}
     for order in record.orders:
         client_ids.setdefault(order.account, {})[order.client_order_id] = order.order_id
+        exposure[order.account] = exposure.get(order.account, NO_EXPOSURE).changed(
+            order, order.remaining
+        )
     return Book(
         orders=Map(orders),
         client_ids=Map({account: Map(ids) for account, ids in client_ids.items()}),
+        exposure=Map(exposure),
         bids=_side_book(record.bids, orders),
         asks=_side_book(record.asks, orders),
     )
@@ -126,7 +145,13 @@ def decode_state(data: bytes) -> State:
         )
     markets = {
         market.config.market_id: MarketState(
-            market.config, market.revision, _book(market), market.mark_price, market.index_price
+            market.config,
+            market.revision,
+            _book(market),
+            market.mark_price,
+            market.index_price,
+            Map({record.address: record.account for record in market.accounts}),
+            market.fee_balance,
         )
         for market in record.markets
     }

@@ -7,8 +7,8 @@ spread a wrong state.
 
 from __future__ import annotations
 
-from hypermarket.core.state import State
-from hypermarket.matching.book import Book, SideBook
+from hypermarket.core.state import MarketState, State
+from hypermarket.matching.book import NO_EXPOSURE, Book, Exposure, SideBook
 from hypermarket.models import Side
 
 
@@ -25,7 +25,7 @@ def _check_side(market_id: int, side: Side, side_book: SideBook, book: Book) -> 
     """Check one side; return how many orders it holds."""
     prices = side_book.prices
     _require(
-        list(prices) == sorted(prices, reverse=side is Side.BUY) and len(set(prices)) == len(prices),
+        list(prices) == sorted(set(prices), reverse=side is Side.BUY),
         f"market {market_id} {side.name}: prices not sorted best first",
     )
     _require(
@@ -63,9 +63,7 @@ def check_invariants(state: State) -> None:
         )
         _require(resting == len(book.orders), f"market {market_id}: orders outside levels")
         if book.bids.prices and book.asks.prices:
-            _require(
-                book.bids.prices[0] < book.asks.prices[0], f"market {market_id}: book crossed"
-            )
+            _require(book.bids.prices[0] < book.asks.prices[0], f"market {market_id}: book crossed")
         indexed = 0
         for account, ids in book.client_ids.items():
             for client_order_id, order_id in ids.items():
@@ -78,5 +76,28 @@ def check_invariants(state: State) -> None:
                 )
                 indexed += 1
         _require(indexed == len(book.orders), f"market {market_id}: client id index incomplete")
-        for order_id in book.orders.keys():
+        exposure: dict[bytes, Exposure] = {}
+        for order_id, order in book.orders.items():
             _require(order_id < state.next_order_id, f"order id {order_id} not yet issued")
+            exposure[order.account] = exposure.get(order.account, NO_EXPOSURE).changed(
+                order, order.remaining
+            )
+        _require(
+            exposure == dict(book.exposure.items()), f"market {market_id}: exposure out of step"
+        )
+        _check_money(market_id, market)
+
+
+def _check_money(market_id: int, market: MarketState) -> None:
+    """Realized PnL paid out equals the signed entry notional still open (see risk.accounts)."""
+    realized = 0
+    entry = 0
+    for address, account in market.accounts.items():
+        _require(
+            (account.size == 0) == (account.entry_notional == 0) and account.entry_notional >= 0,
+            f"market {market_id}: account {address.hex()} has entry notional without a position",
+        )
+        realized += account.realized_pnl
+        entry += account.signed_entry
+    _require(realized == entry, f"market {market_id}: realized PnL {realized} != entry {entry}")
+    _require(market.fee_balance >= 0, f"market {market_id}: fee account negative")

@@ -35,15 +35,14 @@ from __future__ import annotations
 import msgspec
 
 from hypermarket.core.emit import Emitter
+from hypermarket.core.market_step import MarketStep
 from hypermarket.core.state import MarketState, State
-from hypermarket.matching.book import BookEditor, empty_book
-from hypermarket.matching.deltas import side_deltas
+from hypermarket.matching.book import empty_book
 from hypermarket.models import (
     CancelReason,
     MarketStatus,
     MarketUpdated,
     MatchingMode,
-    OrderCancelled,
     PriceUpdate,
     Rejected,
     RejectReason,
@@ -72,16 +71,6 @@ def with_market(state: State, market: MarketState) -> State:
     return msgspec.structs.replace(
         state, markets=state.markets.set(market.config.market_id, market)
     )
-
-
-def emit_deltas(
-    out: Emitter, market: MarketState, editor: BookEditor, after: MarketState, depth: int
-) -> None:
-    """Publish the book deltas of one market's step: bids then asks, best price first."""
-    market_id = market.config.market_id
-    for side, touched in editor.touched_sides():
-        for delta in side_deltas(side, market.book.side(side), after.book.side(side), touched, depth):
-            out.emit(market_id, delta)
 
 
 def upsert_market(state: State, upsert: UpsertMarket, out: Emitter) -> State:
@@ -117,25 +106,11 @@ def upsert_market(state: State, upsert: UpsertMarket, out: Emitter) -> State:
     if current is None:
         return with_market(state, MarketState(config, upsert.revision, empty_book()))
     updated = msgspec.structs.replace(current, config=config, revision=upsert.revision)
-    if config.status is MarketStatus.HALTED and current.book.orders:
-        editor = BookEditor(current.book)
-        for order_id in editor.all_order_ids():
-            order = editor.order(order_id)
-            assert order is not None
-            editor.remove(order)
-            out.emit(
-                market_id,
-                OrderCancelled(
-                    order.order_id,
-                    order.client_order_id,
-                    order.account,
-                    order.remaining,
-                    CancelReason.MARKET_HALTED,
-                ),
-            )
-        halted = msgspec.structs.replace(updated, book=editor.finish())
-        emit_deltas(out, current, editor, halted, state.book_delta_depth)
-        updated = halted
+    if config.status is MarketStatus.HALTED and updated.book.orders:
+        step = MarketStep(updated, out)
+        for order_id in step.editor.all_order_ids():
+            step.cancel(step.editor.resting(order_id), CancelReason.MARKET_HALTED)
+        updated = step.finish(state.book_delta_depth)
     return with_market(state, updated)
 
 

@@ -29,9 +29,20 @@ its new price.  A re-entered order that crosses the book trades like a new
 GTC order (a POST_ONLY order, or any order in a POST_ONLY market, is rejected
 instead and stays as it was).
 
+Risk comes between the order's own rules and the match (``risk.margin``):
+a mark price must exist (NO_MARK_PRICE), a limit must lie inside the price
+band, reduce-only must not grow the position, the position limit and initial
+margin must hold with all the account's orders on that side filled at their
+limits.  A MARKET order is priced by what it actually trades: it is matched
+(protected by the band when the market has one), then checked, and a failing
+check discards the match, so nothing happened.  An order whose settlement
+would take an account out of int64 is rejected the same way (OVERFLOW).
+
 Outputs of one input, in order: accepted/amended/rejected, fills in match
-order, cancellations (makers removed by self-trade prevention in match order,
-then the taker's remainder), book deltas.  ``CancelAll`` cancels the account's
+order, cancellations (makers removed by self-trade prevention or as spent
+reduce-only orders, in match order; then the taker's remainder; then
+reduce-only orders trimmed because a position shrank), book deltas,
+position updates (taker, then makers in fill order).  ``CancelAll`` cancels the account's
 orders market by market (ascending market id), each market's cancellations by
 ascending order id followed by its deltas, and closes with ``CancelAllDone``.
 
@@ -44,32 +55,31 @@ from __future__ import annotations
 import msgspec
 
 from hypermarket.core.emit import Emitter
-from hypermarket.core.markets import emit_deltas, locate, with_market
+from hypermarket.core.market_step import RESTING_TIFS, MarketStep
+from hypermarket.core.markets import locate
 from hypermarket.core.state import MarketState, State
 from hypermarket.matching.book import BookEditor
-from hypermarket.matching.continuous import MatchResult, match, would_cross
+from hypermarket.matching.continuous import match, would_cross
 from hypermarket.models import (
     AmendOrder,
     CancelAll,
     CancelAllDone,
     CancelOrder,
     CancelReason,
-    Fill,
     MarketStatus,
     NewOrder,
     Order,
     OrderAccepted,
     OrderAmended,
-    OrderCancelled,
     OrderRejected,
     OrderType,
     Rejected,
     RejectReason,
+    Side,
     TimeInForce,
 )
 from hypermarket.models.market import INT64_MAX
-
-_RESTING_TIFS = (TimeInForce.GTC, TimeInForce.POST_ONLY)
+from hypermarket.risk.margin import Problem, band_limit, policy_for
 
 
 def _status_problem(status: MarketStatus, post_only: bool) -> str | None:
@@ -82,107 +92,87 @@ def _status_problem(status: MarketStatus, post_only: bool) -> str | None:
 
 
 def _size_problem(
-    market: MarketState, editor: BookEditor, side_price: tuple[Order | NewOrder, int], qty: int
-) -> tuple[RejectReason, str] | None:
+    market: MarketState, editor: BookEditor, side: Side, price: int, qty: int
+) -> Problem | None:
     """Quantity limits, then int64 overflow of the notional and of the level total."""
-    order, price = side_price
     config = market.config
-    if not config.min_quantity <= qty <= config.max_quantity:
+    if qty < config.min_quantity or (config.max_quantity and qty > config.max_quantity):
+        limit = config.max_quantity or "no limit"
         return (
             RejectReason.INVALID_QUANTITY,
-            f"quantity {qty} is outside {config.min_quantity}..{config.max_quantity}",
+            f"quantity {qty} is outside {config.min_quantity}..{limit}",
         )
     if price * qty * config.contract_multiplier > INT64_MAX:
         return RejectReason.OVERFLOW, "price * quantity * contract_multiplier exceeds int64"
-    if price and price in (levels := (editor.book.side(order.side).levels)):
-        if levels[price].quantity + qty > INT64_MAX:
-            return RejectReason.OVERFLOW, f"level {price} would hold more than int64 lots"
+    levels = editor.book.side(side).levels
+    if price in levels and levels[price].quantity + qty > INT64_MAX:
+        return RejectReason.OVERFLOW, f"level {price} would hold more than int64 lots"
     return None
 
 
-def _new_order_problem(
-    market: MarketState, editor: BookEditor, order: NewOrder
-) -> tuple[RejectReason, str] | None:
-    """The first rule ``order`` breaks, in ``RejectReason`` order, or None."""
+def _price_risk_problem(market: MarketState, side: Side, price: int) -> Problem | None:
+    """A mark price must exist; a limit price must lie inside the band around it."""
+    mark = market.mark_price
+    if not mark:
+        return RejectReason.NO_MARK_PRICE, "no PriceUpdate for this market yet"
+    band_bps = market.config.price_band_bps
+    if price and band_bps:
+        limit = band_limit(side, mark, band_bps)
+        if price > limit if side is Side.BUY else price < limit:
+            return (
+                RejectReason.PRICE_OUT_OF_BAND,
+                f"price {price} is beyond the band limit {limit} around mark {mark}",
+            )
+    return None
+
+
+def _new_order_problem(market: MarketState, step: MarketStep, order: NewOrder) -> Problem | None:
+    """The first rule ``order`` breaks before matching, in ``RejectReason`` order, or None."""
     is_market = order.order_type is OrderType.MARKET
     status = _status_problem(
         market.config.status, order.time_in_force is TimeInForce.POST_ONLY and not is_market
     )
     if status is not None:
         return RejectReason.MARKET_NOT_ACTIVE, status
-    if is_market and order.time_in_force in _RESTING_TIFS:
+    if is_market and order.time_in_force in RESTING_TIFS:
         return RejectReason.INVALID_ORDER_TYPE, "a MARKET order must be IOC or FOK"
     if is_market and order.price != 0:
         return RejectReason.INVALID_PRICE, "a MARKET order carries price 0"
     if not is_market and order.price <= 0:
         return RejectReason.INVALID_PRICE, f"limit price {order.price} must be positive"
-    size = _size_problem(market, editor, (order, order.price), order.quantity)
-    if size is not None:
-        return size
-    if editor.order_id_for_client_id(order.account, order.client_order_id) is not None:
-        return (
+    editor = step.editor
+    problem = _size_problem(market, editor, order.side, order.price, order.quantity)
+    if problem is None and editor.order_id_for_client_id(order.account, order.client_order_id):
+        problem = (
             RejectReason.DUPLICATE_CLIENT_ORDER_ID,
             f"client_order_id {order.client_order_id} is live in this market",
         )
-    if order.time_in_force is TimeInForce.POST_ONLY and would_cross(
-        editor, order.side, order.price
-    ):
-        return RejectReason.POST_ONLY_WOULD_CROSS, "a POST_ONLY order may not trade on arrival"
-    return None
-
-
-def _emit_match(out: Emitter, market_id: int, taker: Order, result: MatchResult) -> None:
-    """Fills in match order, then makers cancelled by self-trade prevention."""
-    for trade in result.trades:
-        maker = trade.maker
-        out.emit(
-            market_id,
-            Fill(
-                maker.order_id,
-                taker.order_id,
-                maker.account,
-                taker.account,
-                trade.price,
-                trade.quantity,
-                taker.side,
-                0,
-                0,
-                trade.maker_remaining,
-                trade.taker_remaining,
-            ),
+    if problem is None:
+        problem = _price_risk_problem(market, order.side, order.price)
+    if problem is None and not is_market:
+        problem = policy_for(market.config).order_problem(
+            market.config,
+            market.mark_price,
+            step.ledger.account(order.account),
+            editor.exposure(order.account),
+            order.side,
+            order.quantity,
+            order.price * order.quantity,
+            order.reduce_only,
         )
-    for maker in result.self_trade_cancels:
-        out.emit(market_id, _cancelled(maker, maker.remaining, CancelReason.SELF_TRADE))
+    if (
+        problem is None
+        and order.time_in_force is TimeInForce.POST_ONLY
+        and would_cross(editor, order.side, order.price)
+    ):
+        problem = RejectReason.POST_ONLY_WOULD_CROSS, "a POST_ONLY order may not trade on arrival"
+    return problem
 
 
-def _cancelled(order: Order, remaining: int, reason: CancelReason) -> OrderCancelled:
-    return OrderCancelled(order.order_id, order.client_order_id, order.account, remaining, reason)
-
-
-def _settle_remainder(
-    out: Emitter, market_id: int, editor: BookEditor, taker: Order, result: MatchResult
-) -> None:
-    """Rest, or cancel, what is left of a taker after matching."""
-    remaining = result.remaining
-    if not remaining:
-        return
-    if result.taker_self_trade:
-        out.emit(market_id, _cancelled(taker, remaining, CancelReason.SELF_TRADE))
-    elif taker.time_in_force in _RESTING_TIFS:
-        editor.rest(msgspec.structs.replace(taker, remaining=remaining))
-    else:
-        out.emit(market_id, _cancelled(taker, remaining, CancelReason.IOC_REMAINDER))
-
-
-def _finish(
-    state: State, out: Emitter, market: MarketState, editor: BookEditor, next_order_id: int
-) -> State:
-    after = msgspec.structs.replace(market, book=editor.finish())
-    emit_deltas(out, market, editor, after, state.book_delta_depth)
+def _finish(state: State, step: MarketStep, next_order_id: int) -> State:
+    after = step.finish(state.book_delta_depth)
     return msgspec.structs.replace(
-        state,
-        markets=state.markets.set(market.config.market_id, after),
-        next_order_id=next_order_id,
+        state, markets=state.markets.set(step.market_id, after), next_order_id=next_order_id
     )
 
 
@@ -193,8 +183,8 @@ def new_order(state: State, order: NewOrder, out: Emitter) -> State:
     if isinstance(found, tuple):
         out.emit(market_id, OrderRejected(order.client_order_id, order.account, *found))
         return state
-    editor = BookEditor(found.book)
-    problem = _new_order_problem(found, editor, order)
+    step = MarketStep(found, out)
+    problem = _new_order_problem(found, step, order)
     if problem is not None:
         out.emit(market_id, OrderRejected(order.client_order_id, order.account, *problem))
         return state
@@ -209,20 +199,36 @@ def new_order(state: State, order: NewOrder, out: Emitter) -> State:
         order.stp,
         order.reduce_only,
     )
-    result = match(editor, taker, None if order.order_type is OrderType.MARKET else order.price)
-    if order.time_in_force is TimeInForce.FOK and result.remaining:
-        out.emit(
-            market_id,
-            OrderRejected(
-                order.client_order_id,
-                order.account,
-                RejectReason.FOK_NOT_FILLABLE,
-                f"only {order.quantity - result.remaining} of {order.quantity} lots can trade now",
-            ),
+    is_market = order.order_type is OrderType.MARKET
+    band_bps = found.config.price_band_bps
+    if not is_market:
+        limit: int | None = order.price
+    else:
+        limit = band_limit(order.side, found.mark_price, band_bps) if band_bps else None
+    account_before = step.ledger.account(order.account)
+    exposure_before = step.editor.exposure(order.account)
+    result = match(step.editor, step.ledger, taker, limit)
+    if is_market:
+        problem = policy_for(found.config).order_problem(
+            found.config,
+            found.mark_price,
+            account_before,
+            exposure_before,
+            order.side,
+            *result.traded(),
+            order.reduce_only,
         )
+    if problem is None and order.time_in_force is TimeInForce.FOK and result.remaining:
+        problem = (
+            RejectReason.FOK_NOT_FILLABLE,
+            f"only {order.quantity - result.remaining} of {order.quantity} lots can trade now",
+        )
+    if problem is None and step.ledger.overflowed():
+        problem = RejectReason.OVERFLOW, "settling this order would overflow an account"
+    if problem is not None:
+        out.emit(market_id, OrderRejected(order.client_order_id, order.account, *problem))
         return state
-    out.emit(
-        market_id,
+    step.emit(
         OrderAccepted(
             taker.order_id,
             order.client_order_id,
@@ -230,16 +236,16 @@ def new_order(state: State, order: NewOrder, out: Emitter) -> State:
             order.side,
             order.price,
             order.quantity,
-        ),
+        )
     )
-    _emit_match(out, market_id, taker, result)
-    _settle_remainder(out, market_id, editor, taker, result)
-    return _finish(state, out, found, editor, state.next_order_id + 1)
+    step.emit_match(taker, result)
+    step.settle_remainder(taker, result)
+    return _finish(state, step, state.next_order_id + 1)
 
 
 def _find_order(
     editor: BookEditor, account: bytes, order_id: int, client_order_id: int
-) -> Order | tuple[RejectReason, str]:
+) -> Order | Problem:
     """The live order a cancel or amend names (by order id if non-zero), owned by ``account``."""
     if order_id:
         order = editor.order(order_id)
@@ -254,9 +260,7 @@ def _find_order(
             RejectReason.UNKNOWN_ORDER,
             f"client_order_id {client_order_id} is not live in this market",
         )
-    order = editor.order(found_id)
-    assert order is not None, "client id index names an order the book does not hold"
-    return order
+    return editor.resting(found_id)
 
 
 def cancel_order(state: State, cancel: CancelOrder, out: Emitter) -> State:
@@ -266,22 +270,22 @@ def cancel_order(state: State, cancel: CancelOrder, out: Emitter) -> State:
     if isinstance(found, tuple):
         out.emit(market_id, OrderRejected(cancel.client_order_id, cancel.account, *found))
         return state
-    editor = BookEditor(found.book)
-    order = _find_order(editor, cancel.account, cancel.order_id, cancel.client_order_id)
+    step = MarketStep(found, out)
+    order = _find_order(step.editor, cancel.account, cancel.order_id, cancel.client_order_id)
     if isinstance(order, tuple):
         out.emit(
             market_id,
             OrderRejected(cancel.client_order_id, cancel.account, *order, cancel.order_id),
         )
         return state
-    editor.remove(order)
-    out.emit(market_id, _cancelled(order, order.remaining, CancelReason.USER))
-    return _finish(state, out, found, editor, state.next_order_id)
+    step.cancel(order, CancelReason.USER)
+    return _finish(state, step, state.next_order_id)
 
 
 def _amend_problem(
-    market: MarketState, editor: BookEditor, order: Order, amend: AmendOrder, price: int, qty: int
-) -> tuple[RejectReason, str] | None:
+    market: MarketState, step: MarketStep, order: Order, amend: AmendOrder, price: int, qty: int
+) -> Problem | None:
+    """The first rule an amend breaks, in ``RejectReason`` order; risk only where risk grows."""
     status = _status_problem(market.config.status, post_only=True)
     if status is not None:
         return RejectReason.MARKET_NOT_ACTIVE, status
@@ -292,7 +296,23 @@ def _amend_problem(
             RejectReason.INVALID_QUANTITY,
             f"new_quantity {amend.new_quantity} must not be negative",
         )
-    return _size_problem(market, editor, (order, price), qty)
+    editor = step.editor
+    problem = _size_problem(market, editor, order.side, price, qty)
+    if problem is not None or (price == order.price and qty <= order.remaining):
+        return problem
+    problem = _price_risk_problem(market, order.side, price)
+    if problem is None:
+        problem = policy_for(market.config).order_problem(
+            market.config,
+            market.mark_price,
+            step.ledger.account(order.account),
+            editor.exposure(order.account).changed(order, -order.remaining),
+            order.side,
+            qty,
+            price * qty,
+            order.reduce_only,
+        )
+    return problem
 
 
 def amend_order(state: State, amend: AmendOrder, out: Emitter) -> State:
@@ -302,46 +322,54 @@ def amend_order(state: State, amend: AmendOrder, out: Emitter) -> State:
     if isinstance(found, tuple):
         out.emit(market_id, OrderRejected(amend.client_order_id, amend.account, *found))
         return state
-    editor = BookEditor(found.book)
+    step = MarketStep(found, out)
+    editor = step.editor
     order = _find_order(editor, amend.account, amend.order_id, amend.client_order_id)
     if isinstance(order, tuple):
         out.emit(market_id, OrderRejected(amend.client_order_id, amend.account, *order))
         return state
     price = amend.new_price or order.price
     qty = amend.new_quantity or order.remaining
-    problem = _amend_problem(found, editor, order, amend, price, qty)
+    problem = _amend_problem(found, step, order, amend, price, qty)
     keeps_priority = price == order.price and qty <= order.remaining
     crossing = not keeps_priority and would_cross(editor, order.side, price)
-    if problem is None and crossing and (
-        order.time_in_force is TimeInForce.POST_ONLY
-        or found.config.status is MarketStatus.POST_ONLY
+    if (
+        problem is None
+        and crossing
+        and (
+            order.time_in_force is TimeInForce.POST_ONLY
+            or found.config.status is MarketStatus.POST_ONLY
+        )
     ):
         problem = RejectReason.POST_ONLY_WOULD_CROSS, "the amended order would trade"
+    moved = msgspec.structs.replace(order, price=price, remaining=qty)
+    result = None
+    if problem is None and crossing:
+        editor.remove(order)
+        result = match(editor, step.ledger, moved, price)
+        if step.ledger.overflowed():
+            problem = RejectReason.OVERFLOW, "settling this amend would overflow an account"
     if problem is not None:
         out.emit(
             market_id,
             OrderRejected(order.client_order_id, order.account, *problem, order.order_id),
         )
         return state
-    out.emit(
-        market_id,
+    step.emit(
         OrderAmended(
             order.order_id, order.client_order_id, order.account, price, qty, keeps_priority
-        ),
+        )
     )
     if keeps_priority:
         if qty != order.remaining:
             editor.shrink(order, qty)
-        return _finish(state, out, found, editor, state.next_order_id)
-    editor.remove(order)
-    moved = msgspec.structs.replace(order, price=price, remaining=qty)
-    if crossing:
-        result = match(editor, moved, price)
-        _emit_match(out, market_id, moved, result)
-        _settle_remainder(out, market_id, editor, moved, result)
+    elif result is not None:
+        step.emit_match(moved, result)
+        step.settle_remainder(moved, result)
     else:
+        editor.remove(order)
         editor.rest(moved)
-    return _finish(state, out, found, editor, state.next_order_id)
+    return _finish(state, step, state.next_order_id)
 
 
 def cancel_all(state: State, cancel: CancelAll, out: Emitter) -> State:
@@ -356,20 +384,16 @@ def cancel_all(state: State, cancel: CancelAll, out: Emitter) -> State:
         market_ids = sorted(state.markets.keys())
     cancelled = 0
     for market_id in market_ids:
-        market = state.markets[market_id]
-        editor = BookEditor(market.book)
-        order_ids = editor.account_order_ids(cancel.account)
+        step = MarketStep(state.markets[market_id], out)
+        order_ids = step.editor.account_order_ids(cancel.account)
         if not order_ids:
             continue
         for order_id in order_ids:
-            order = editor.order(order_id)
-            assert order is not None
-            editor.remove(order)
-            out.emit(market_id, _cancelled(order, order.remaining, CancelReason.MASS_CANCEL))
+            step.cancel(step.editor.resting(order_id), CancelReason.MASS_CANCEL)
         cancelled += len(order_ids)
-        state = _finish(state, out, market, editor, state.next_order_id)
+        state = _finish(state, step, state.next_order_id)
     out.emit(cancel.market_id, CancelAllDone(cancel.account, cancelled))
     return state
 
 
-__all__ = ["amend_order", "cancel_all", "cancel_order", "new_order", "with_market"]
+__all__ = ["amend_order", "cancel_all", "cancel_order", "new_order"]

@@ -16,16 +16,24 @@ from immutables import Map
 
 from hypermarket.matching.book import Book
 from hypermarket.models import MarketConfig
+from hypermarket.risk.accounts import Account
 
 
 class MarketState(msgspec.Struct, frozen=True, gc=False):
-    """One market: its configuration in force, the KV revision it came from, its book and prices."""
+    """One market: its config in force, the KV revision it came from, book, prices and money.
+
+    ``accounts`` holds each account's isolated margin in this market;
+    ``fee_balance`` is the exchange's fee account for the market (fees
+    charged less rebates paid).  Money in collateral base units.
+    """
 
     config: MarketConfig
     revision: int
     book: Book
     mark_price: int = 0
     index_price: int = 0
+    accounts: Map[bytes, Account] = msgspec.field(default_factory=Map)
+    fee_balance: int = 0
 
 
 class State(msgspec.Struct, frozen=True, gc=False):

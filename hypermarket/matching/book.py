@@ -26,6 +26,7 @@ of the pure core; it never outlives it.
 from __future__ import annotations
 
 import bisect
+
 import msgspec
 from immutables import Map
 
@@ -46,11 +47,57 @@ class SideBook(msgspec.Struct, frozen=True, gc=False):
     prices: tuple[int, ...]
 
 
+class Exposure(msgspec.Struct, frozen=True, gc=False):
+    """What an account's resting orders in one market add up to, per side.
+
+    ``*_notional`` is in ticks times lots (multiply by the contract multiplier
+    for money).  Risk reads it to price "all open orders on that side filled at
+    their limit prices" without walking the orders.
+    """
+
+    buy_qty: int = 0
+    buy_notional: int = 0
+    sell_qty: int = 0
+    sell_notional: int = 0
+    reduce_only_buy_qty: int = 0
+    reduce_only_sell_qty: int = 0
+
+    def qty(self, side: Side) -> int:
+        return self.buy_qty if side is Side.BUY else self.sell_qty
+
+    def notional(self, side: Side) -> int:
+        return self.buy_notional if side is Side.BUY else self.sell_notional
+
+    def reduce_only_qty(self, side: Side) -> int:
+        return self.reduce_only_buy_qty if side is Side.BUY else self.reduce_only_sell_qty
+
+    def changed(self, order: Order, lots: int) -> Exposure:
+        """This exposure with ``lots`` (signed) more of ``order`` resting."""
+        ro = lots if order.reduce_only else 0
+        if order.side is Side.BUY:
+            return msgspec.structs.replace(
+                self,
+                buy_qty=self.buy_qty + lots,
+                buy_notional=self.buy_notional + lots * order.price,
+                reduce_only_buy_qty=self.reduce_only_buy_qty + ro,
+            )
+        return msgspec.structs.replace(
+            self,
+            sell_qty=self.sell_qty + lots,
+            sell_notional=self.sell_notional + lots * order.price,
+            reduce_only_sell_qty=self.reduce_only_sell_qty + ro,
+        )
+
+
+NO_EXPOSURE = Exposure()
+
+
 class Book(msgspec.Struct, frozen=True, gc=False):
     """All resting orders of one market."""
 
     orders: Map[int, Order]
     client_ids: Map[bytes, Map[int, int]]
+    exposure: Map[bytes, Exposure]
     bids: SideBook
     asks: SideBook
 
@@ -63,7 +110,9 @@ def _empty_side() -> SideBook:
 
 
 def empty_book() -> Book:
-    return Book(orders=Map(), client_ids=Map(), bids=_empty_side(), asks=_empty_side())
+    return Book(
+        orders=Map(), client_ids=Map(), exposure=Map(), bids=_empty_side(), asks=_empty_side()
+    )
 
 
 def crosses(side: Side, limit_price: int, resting_price: int) -> bool:
@@ -86,7 +135,7 @@ class _SideEditor:
     def __init__(self, side_book: SideBook, side: Side) -> None:
         self.levels = side_book.levels.mutate()
         self.prices = side_book.prices
-        self.sign = better_first_key(side)
+        self.sign = -1 if side is Side.BUY else 1
         self.touched: set[int] = set()
 
     def insert_price(self, price: int) -> None:
@@ -109,13 +158,21 @@ class _SideEditor:
 class BookEditor:
     """Changes one ``Book`` during one step and remembers which prices it touched."""
 
-    __slots__ = ("_client_ids", "_orders", "_sides", "book")
+    __slots__ = ("_client_ids", "_exposure", "_orders", "_sides", "book")
 
     def __init__(self, book: Book) -> None:
         self.book = book
         self._orders = book.orders.mutate()
         self._client_ids = book.client_ids.mutate()
+        self._exposure = book.exposure.mutate()
         self._sides: dict[Side, _SideEditor] = {}
+
+    def _expose(self, order: Order, lots: int) -> None:
+        exposure = self._exposure.get(order.account, NO_EXPOSURE).changed(order, lots)
+        if exposure == NO_EXPOSURE:
+            del self._exposure[order.account]
+        else:
+            self._exposure[order.account] = exposure
 
     def _side(self, side: Side) -> _SideEditor:
         editor = self._sides.get(side)
@@ -132,13 +189,18 @@ class BookEditor:
         ids = self._client_ids.get(account)
         return None if ids is None else ids.get(client_order_id)
 
+    def exposure(self, account: bytes) -> Exposure:
+        """What ``account``'s resting orders add up to, as the book stands in this step."""
+        exposure: Exposure = self._exposure.get(account, NO_EXPOSURE)
+        return exposure
+
     def account_order_ids(self, account: bytes) -> list[int]:
         """The live order ids of ``account`` in ascending order (oldest first)."""
         ids = self._client_ids.get(account)
         return [] if ids is None else sorted(ids.values())
 
     def all_order_ids(self) -> list[int]:
-        return sorted(self._orders.keys())
+        return sorted(self.book.orders.keys())
 
     def prices(self, side: Side) -> tuple[int, ...]:
         editor = self._sides.get(side)
@@ -156,7 +218,9 @@ class BookEditor:
     def touched_sides(self) -> list[tuple[Side, set[int]]]:
         """The sides this editor changed, bids first, with the prices touched on each."""
         return [
-            (side, self._sides[side].touched) for side in (Side.BUY, Side.SELL) if side in self._sides
+            (side, self._sides[side].touched)
+            for side in (Side.BUY, Side.SELL)
+            if side in self._sides
         ]
 
     def resting(self, order_id: int) -> Order:
@@ -180,10 +244,13 @@ class BookEditor:
         editor.touched.add(order.price)
         self._orders[order.order_id] = order
         ids = self._client_ids.get(order.account)
-        ids = Map({order.client_order_id: order.order_id}) if ids is None else ids.set(
-            order.client_order_id, order.order_id
+        ids = (
+            Map({order.client_order_id: order.order_id})
+            if ids is None
+            else ids.set(order.client_order_id, order.order_id)
         )
         self._client_ids[order.account] = ids
+        self._expose(order, order.remaining)
 
     def remove(self, order: Order) -> None:
         """Take a resting ``order`` out of the book entirely."""
@@ -205,6 +272,7 @@ class BookEditor:
             self._client_ids[order.account] = client_ids
         else:
             del self._client_ids[order.account]
+        self._expose(order, -order.remaining)
 
     def shrink(self, order: Order, remaining: int) -> Order:
         """Lower a resting order's open quantity to ``remaining`` (> 0), keeping its priority."""
@@ -216,6 +284,7 @@ class BookEditor:
         editor.touched.add(order.price)
         shrunk = msgspec.structs.replace(order, remaining=remaining)
         self._orders[order.order_id] = shrunk
+        self._expose(order, remaining - order.remaining)
         return shrunk
 
     def finish(self) -> Book:
@@ -225,6 +294,7 @@ class BookEditor:
         return Book(
             orders=self._orders.finish(),
             client_ids=self._client_ids.finish(),
+            exposure=self._exposure.finish(),
             bids=bids,
             asks=asks,
         )
@@ -236,8 +306,10 @@ def sorted_levels(side_book: SideBook, depth: int) -> list[tuple[int, Level]]:
 
 
 __all__ = [
+    "NO_EXPOSURE",
     "Book",
     "BookEditor",
+    "Exposure",
     "Level",
     "SideBook",
     "better_first_key",

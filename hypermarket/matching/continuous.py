@@ -29,38 +29,50 @@ from __future__ import annotations
 import msgspec
 
 from hypermarket.matching.book import BookEditor, crosses
-from hypermarket.models import Order, SelfTradePrevention, Side
+from hypermarket.models import CancelReason, Order, SelfTradePrevention, Side
+from hypermarket.risk.ledger import Ledger
 
 
 class Trade(msgspec.Struct, frozen=True, gc=False):
-    """One execution: ``maker`` as it rested before the trade, and what is left of both."""
+    """One execution: ``maker`` as it rested before the trade, fees, and what is left of both."""
 
     maker: Order
     price: int
     quantity: int
+    maker_fee: int
+    taker_fee: int
     maker_remaining: int
     taker_remaining: int
 
 
 class MatchResult(msgspec.Struct, frozen=True, gc=False):
-    """What a walk did: trades in match order, makers cancelled by STP, the taker's remainder."""
+    """What a walk did: trades in match order, makers it cancelled (in order), the taker's rest."""
 
     trades: list[Trade]
-    self_trade_cancels: list[Order]
+    cancels: list[tuple[Order, CancelReason]]
     remaining: int
     taker_self_trade: bool
 
+    def traded(self) -> tuple[int, int]:
+        """(lots, ticks times lots) the taker traded."""
+        return (
+            sum(trade.quantity for trade in self.trades),
+            sum(trade.quantity * trade.price for trade in self.trades),
+        )
 
-def match(editor: BookEditor, taker: Order, limit_price: int | None) -> MatchResult:
-    """Match ``taker`` against the opposite side of ``editor``'s book.
 
-    ``limit_price`` is None for a MARKET order.  The taker itself is not in the
-    book and is not added to it.
+def match(editor: BookEditor, ledger: Ledger, taker: Order, limit_price: int | None) -> MatchResult:
+    """Match ``taker`` against the opposite side of ``editor``'s book, settling on ``ledger``.
+
+    ``limit_price`` is None for an unprotected MARKET order.  The taker itself
+    is not in the book and is not added to it.  A reduce-only maker trades at
+    most what still reduces its account's position; once nothing does, it is
+    cancelled (REDUCE_ONLY) instead of trading.
     """
     opposite = Side.SELL if taker.side is Side.BUY else Side.BUY
     buying = taker.side is Side.BUY
     trades: list[Trade] = []
-    stp_cancels: list[Order] = []
+    cancels: list[tuple[Order, CancelReason]] = []
     remaining = taker.remaining
     stopped_by_stp = False
     account = taker.account
@@ -75,22 +87,31 @@ def match(editor: BookEditor, taker: Order, limit_price: int | None) -> MatchRes
             if maker.account == account:
                 if taker.stp is not SelfTradePrevention.CANCEL_TAKER:
                     editor.remove(maker)
-                    stp_cancels.append(maker)
+                    cancels.append((maker, CancelReason.SELF_TRADE))
                 if taker.stp is not SelfTradePrevention.CANCEL_MAKER:
                     stopped_by_stp = True
                     break
                 continue
             quantity = min(remaining, maker.remaining)
+            if maker.reduce_only:
+                quantity = min(quantity, ledger.reducible(maker.account, maker.side))
+                if not quantity:
+                    editor.remove(maker)
+                    cancels.append((maker, CancelReason.REDUCE_ONLY))
+                    continue
             remaining -= quantity
             maker_remaining = maker.remaining - quantity
             if maker_remaining:
                 editor.shrink(maker, maker_remaining)
             else:
                 editor.remove(maker)
-            trades.append(Trade(maker, price, quantity, maker_remaining, remaining))
+            maker_fee, taker_fee = ledger.trade(maker, taker, price, quantity)
+            trades.append(
+                Trade(maker, price, quantity, maker_fee, taker_fee, maker_remaining, remaining)
+            )
             if not remaining:
                 break
-    return MatchResult(trades, stp_cancels, remaining, stopped_by_stp)
+    return MatchResult(trades, cancels, remaining, stopped_by_stp)
 
 
 def would_cross(editor: BookEditor, side: Side, price: int) -> bool:

@@ -5,6 +5,7 @@ Nothing here imports from the shell (bus, engine, persistence, trio, nats, os).
 
 from hypermarket.models.enums import (
     CancelReason,
+    MarginMode,
     MarketStatus,
     MatchingMode,
     OrderType,
@@ -60,6 +61,7 @@ __all__ = [
     "Input",
     "InputBody",
     "Malformed",
+    "MarginMode",
     "MarketConfig",
     "MarketStatus",
     "MarketUpdated",

@@ -46,6 +46,13 @@ class MatchingMode(enum.IntEnum):
     BATCH = 2
 
 
+class MarginMode(enum.IntEnum):
+    """How a market's accounts are margined; only ISOLATED is active (see ``risk.margin``)."""
+
+    ISOLATED = 1
+    CROSS = 2
+
+
 class MarketStatus(enum.IntEnum):
     ACTIVE = 1
     POST_ONLY = 2
@@ -64,18 +71,19 @@ class RejectReason(enum.IntEnum):
     INVALID_ORDER_TYPE = 6
     INVALID_PRICE = 7
     INVALID_QUANTITY = 8
-    OVERFLOW = 9
-    UNKNOWN_ORDER = 10
-    NOT_ORDER_OWNER = 11
-    DUPLICATE_CLIENT_ORDER_ID = 12
-    PRICE_OUT_OF_BAND = 13
+    INVALID_AMOUNT = 9
+    OVERFLOW = 10
+    UNKNOWN_ORDER = 11
+    NOT_ORDER_OWNER = 12
+    DUPLICATE_CLIENT_ORDER_ID = 13
     NO_MARK_PRICE = 14
-    REDUCE_ONLY_WOULD_INCREASE = 15
-    POSITION_LIMIT = 16
-    INSUFFICIENT_MARGIN = 17
+    PRICE_OUT_OF_BAND = 15
+    REDUCE_ONLY_WOULD_INCREASE = 16
+    POSITION_LIMIT = 17
     INSUFFICIENT_COLLATERAL = 18
-    POST_ONLY_WOULD_CROSS = 19
-    FOK_NOT_FILLABLE = 20
+    INSUFFICIENT_MARGIN = 19
+    POST_ONLY_WOULD_CROSS = 20
+    FOK_NOT_FILLABLE = 21
 
 
 class CancelReason(enum.IntEnum):

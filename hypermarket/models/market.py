@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import msgspec
 
-from hypermarket.models.enums import MarketStatus, MatchingMode
+from hypermarket.models.enums import MarginMode, MarketStatus, MatchingMode
 
 BPS_DENOMINATOR = 10_000
 INT64_MAX = (1 << 63) - 1
@@ -25,7 +25,7 @@ class MarketConfig(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     symbol: str
     contract_multiplier: int = 1
     min_quantity: int = 1
-    max_quantity: int = INT64_MAX
+    max_quantity: int = 0
     maker_fee_bps: int = 0
     taker_fee_bps: int = 0
     initial_margin_bps: int = 1_000
@@ -35,6 +35,7 @@ class MarketConfig(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     matching_mode: MatchingMode = MatchingMode.CONTINUOUS
     auction_interval_ms: int = 0
     status: MarketStatus = MarketStatus.ACTIVE
+    margin_mode: MarginMode = MarginMode.ISOLATED
 
 
 def config_problem(config: MarketConfig) -> str | None:
@@ -51,7 +52,10 @@ def config_problem(config: MarketConfig) -> str | None:
         ),
         (config.contract_multiplier >= 1, "contract_multiplier must be at least 1"),
         (config.min_quantity >= 1, "min_quantity must be at least 1"),
-        (config.max_quantity >= config.min_quantity, "max_quantity must be at least min_quantity"),
+        (
+            config.max_quantity == 0 or config.max_quantity >= config.min_quantity,
+            "max_quantity must be 0 (no limit) or at least min_quantity",
+        ),
         (
             -BPS_DENOMINATOR <= config.maker_fee_bps <= BPS_DENOMINATOR,
             "maker_fee_bps must lie between -10000 and 10000",
@@ -62,7 +66,7 @@ def config_problem(config: MarketConfig) -> str | None:
         ),
         (
             config.taker_fee_bps + config.maker_fee_bps >= 0,
-            "taker_fee_bps must not be below minus maker_fee_bps (the exchange would pay for trades)",
+            "taker_fee_bps must not be below minus maker_fee_bps (trades would cost the exchange)",
         ),
         (
             0 < config.initial_margin_bps <= BPS_DENOMINATOR,
@@ -82,6 +86,10 @@ def config_problem(config: MarketConfig) -> str | None:
             "auction_interval_ms must be positive for a BATCH market",
         ),
         (config.auction_interval_ms >= 0, "auction_interval_ms must not be negative"),
+        (
+            config.margin_mode is MarginMode.ISOLATED,
+            "margin_mode CROSS is not active in this engine version (use ISOLATED)",
+        ),
     )
     for ok, problem in checks:
         if not ok:

@@ -7,7 +7,8 @@ walk; around it the flow places, per event:
 ==========  =====  ========================================================
 kind        share  what
 ==========  =====  ========================================================
-passive     45 %   GTC limit 1..``spread_ticks`` ticks away from the mid on
+price        1 %   PriceUpdate: the mark follows the mid
+passive     44 %   GTC limit 1..``spread_ticks`` ticks away from the mid on
                    the passive side (builds and refreshes resting depth)
 crossing    10 %   GTC or IOC limit 0..3 ticks through the mid (trades)
 market       5 %   MARKET IOC for 1..5 lots
@@ -18,9 +19,11 @@ amend       10 %   amend a recent order: half shrink it to one lot (keeps
                    on a random side (loses priority; sometimes trades)
 ==========  =====  ========================================================
 
-The flow opens with an ``UpsertMarket`` per market and a pre-fill of
-``initial_depth`` passive orders per market, so the book has realistic depth
-before the measured mix starts.  Accounts are drawn from a small pool so that
+The flow opens with an ``UpsertMarket`` and a ``PriceUpdate`` per market, a
+deposit for every account in every market (large enough that margin never
+refuses an order: the flow measures the checks, not their refusals), and a
+pre-fill of ``initial_depth`` passive orders per market, so the book has
+realistic depth before the measured mix starts.  Accounts are drawn from a small pool so that
 self-trade prevention happens now and then.
 """
 
@@ -32,17 +35,20 @@ from collections.abc import Iterator
 from hypermarket.models import (
     AmendOrder,
     CancelOrder,
+    Deposit,
     Input,
     InputBody,
     MarketConfig,
     NewOrder,
     OrderType,
+    PriceUpdate,
     Side,
     TimeInForce,
     UpsertMarket,
 )
 
 MID_PRICE = 100_000
+DEPOSIT = 10**15
 
 
 def account_address(index: int) -> bytes:
@@ -81,6 +87,10 @@ class FlowGenerator:
         for market_id in self.market_ids:
             config = MarketConfig(market_id=market_id, symbol=f"SIM{market_id}-PERP")
             yield self._input(UpsertMarket(config, 1), "upsert")
+            mid = self.mids[market_id]
+            yield self._input(PriceUpdate(market_id, mid, mid), "price")
+            for account in self.accounts:
+                yield self._input(Deposit(account, market_id, DEPOSIT), "deposit")
         for _ in range(self.initial_depth):
             for market_id in self.market_ids:
                 yield self._passive(market_id)
@@ -104,7 +114,9 @@ class FlowGenerator:
         offset = self.rng.randint(1, self.spread_ticks)
         mid = self.mids[market_id]
         price = mid - offset if side is Side.BUY else mid + offset
-        return self._new(market_id, side, price, self.rng.randint(1, 10), TimeInForce.GTC, "passive")
+        return self._new(
+            market_id, side, price, self.rng.randint(1, 10), TimeInForce.GTC, "passive"
+        )
 
     def _recent_order(self, market_id: int) -> tuple[bytes, int] | None:
         account = self.rng.choice(self.accounts)
@@ -120,6 +132,10 @@ class FlowGenerator:
             market_id = rng.choice(self.market_ids)
             self.mids[market_id] = max(1_000, self.mids[market_id] + rng.randint(-1, 1))
             roll = rng.random()
+            if roll < 0.01:
+                mid = self.mids[market_id]
+                yield self._input(PriceUpdate(market_id, mid, mid), "price")
+                continue
             if roll < 0.45:
                 yield self._passive(market_id)
                 continue
@@ -147,16 +163,15 @@ class FlowGenerator:
             if rng.random() < 0.5:
                 body = AmendOrder(market_id, account, client_order_id=client_id, new_quantity=1)
             else:
+                edge = rng.choice((-self.spread_ticks, self.spread_ticks))
+                new_price = self.mids[market_id] + edge
                 body = AmendOrder(
-                    market_id,
-                    account,
-                    client_order_id=client_id,
-                    new_price=self.mids[market_id] + rng.choice((-self.spread_ticks, self.spread_ticks)),
+                    market_id, account, client_order_id=client_id, new_price=new_price
                 )
             yield self._input(body, "amend")
 
 
-def flow(seed: int, events: int, **params: int) -> list[Input]:
+def flow(seed: int, events: int, markets: int = 4, initial_depth: int = 2_000) -> list[Input]:
     """The setup plus ``events`` events of the mix, inputs only."""
-    generator = FlowGenerator(seed, **params)
+    generator = FlowGenerator(seed, markets=markets, initial_depth=initial_depth)
     return [inp for _, inp in (*generator.setup(), *generator.events(events))]

@@ -27,8 +27,9 @@ the client still hears back about its request.  What becomes what:
   specification, so a uint32 read from the wire always fits.  A message that is both
   malformed and out of range gets ``MALFORMED_INPUT`` (the precedence of ``RejectReason``).
 * Defaults: ``UNSPECIFIED`` means the domain default where the domain has one: ``stp`` is
-  ``CANCEL_TAKER``, ``MarketConfig.matching_mode`` is ``CONTINUOUS`` and ``status`` is
-  ``ACTIVE``.  Scalars have no "unset" in proto3: an absent number is 0 and passes through.
+  ``CANCEL_TAKER``; in ``MarketConfig``, ``matching_mode`` is ``CONTINUOUS``, ``status`` is
+  ``ACTIVE`` and ``margin_mode`` is ``ISOLATED``.  Scalars have no "unset" in proto3: an
+  absent number is 0, and passes through like any other.
 
 Every ``detail`` is a sentence naming the field by its proto path (``new_order.account``).
 
@@ -57,6 +58,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
 from hypermarket.models.enums import (
+    MarginMode,
     MarketStatus,
     MatchingMode,
     OrderType,
@@ -112,8 +114,9 @@ ACCOUNT_BYTES: Final = 20
 E = TypeVar("E", bound=enum.IntEnum)
 
 
-class _InvalidFieldError(Exception):
-    """A field breaks its type; the message is the ``Malformed`` detail.  Never leaves here."""
+class _InvalidFieldError(ValueError):
+    """A field breaks its type; the message says which.  Input decoding turns it into a
+    ``Malformed`` detail; ``output_from_bytes`` lets it out as the ValueError it is."""
 
 
 def _members(enum_type: type[E], default: E | None = None) -> dict[int, E]:
@@ -130,6 +133,7 @@ _TIME_IN_FORCE: Final = _members(TimeInForce)
 _STP: Final = _members(SelfTradePrevention, SelfTradePrevention.CANCEL_TAKER)
 _MATCHING_MODE: Final = _members(MatchingMode, MatchingMode.CONTINUOUS)
 _MARKET_STATUS: Final = _members(MarketStatus, MarketStatus.ACTIVE)
+_MARGIN_MODE: Final = _members(MarginMode, MarginMode.ISOLATED)
 
 
 def _member(members: Mapping[int, E], number: int, path: str) -> E:
@@ -211,12 +215,9 @@ def _withdraw(event: pb.InputEvent) -> Withdraw:
     return Withdraw(account=account, market_id=m.market_id, amount=m.amount)
 
 
-def _upsert_market(event: pb.InputEvent) -> UpsertMarket:
-    m = event.upsert_market
-    if not m.HasField("config"):
-        raise _InvalidFieldError("upsert_market.config must be set")
-    c = m.config
-    config = MarketConfig(
+def _market_config(c: pb.MarketConfig, path: str) -> MarketConfig:
+    """Shared by ``UpsertMarket`` and reading back ``MarketUpdated``: the same defaults apply."""
+    return MarketConfig(
         market_id=c.market_id,
         symbol=c.symbol,
         contract_multiplier=c.contract_multiplier,
@@ -228,13 +229,18 @@ def _upsert_market(event: pb.InputEvent) -> UpsertMarket:
         maintenance_margin_bps=c.maintenance_margin_bps,
         price_band_bps=c.price_band_bps,
         max_position=c.max_position,
-        matching_mode=_member(
-            _MATCHING_MODE, c.matching_mode, "upsert_market.config.matching_mode"
-        ),
+        matching_mode=_member(_MATCHING_MODE, c.matching_mode, f"{path}.matching_mode"),
         auction_interval_ms=c.auction_interval_ms,
-        status=_member(_MARKET_STATUS, c.status, "upsert_market.config.status"),
+        status=_member(_MARKET_STATUS, c.status, f"{path}.status"),
+        margin_mode=_member(_MARGIN_MODE, c.margin_mode, f"{path}.margin_mode"),
     )
-    return UpsertMarket(config=config, revision=m.revision)
+
+
+def _upsert_market(event: pb.InputEvent) -> UpsertMarket:
+    m = event.upsert_market
+    if not m.HasField("config"):
+        raise _InvalidFieldError("upsert_market.config must be set")
+    return UpsertMarket(_market_config(m.config, "upsert_market.config"), m.revision)
 
 
 def _auction_tick(event: pb.InputEvent) -> AuctionTick:
@@ -492,9 +498,18 @@ def _output_event(out: Output) -> pb.OutputEvent:
 
 
 def _json_line(message: Message) -> str:
-    """Canonical proto JSON on one line.  Keys come in field-number order (json_format walks
-    ``ListFields``, which is sorted), so equal messages give equal text in every process."""
-    return json.dumps(json_format.MessageToDict(message), separators=(",", ":"))
+    """Canonical proto JSON on one line, zero-valued fields included.
+
+    Keys come in field-number order, so equal messages give equal text in every
+    process.  Zeros are printed (``always_print_fields_with_no_presence``)
+    because a reader of the output stream should see ``"quantity":"0"`` on a
+    level that left the book, not have to know that a missing key means 0; the
+    oneof still shows only the member that is set.
+    """
+    return json.dumps(
+        json_format.MessageToDict(message, always_print_fields_with_no_presence=True),
+        separators=(",", ":"),
+    )
 
 
 def encode_input(inp: Input) -> bytes:
@@ -536,9 +551,17 @@ def output_from_bytes(data: bytes) -> Output:
     kind = event.WhichOneof("event")
     if kind is None:
         raise ValueError("OutputEvent.event is not set (or is not one this build knows)")
-    # Field names agree (tests/test_wire_schema.py), so msgspec can read the message's
-    # attributes directly; it raises ValidationError, a ValueError, on an unknown enum number.
-    body = msgspec.convert(getattr(event, kind), _OUTPUT_TYPES[kind], from_attributes=True)
+    message = getattr(event, kind)
+    body: OutputBody
+    if kind == "market_updated":
+        # An older engine's config lacks fields added since, which read as UNSPECIFIED.
+        body = MarketUpdated(
+            _market_config(message.config, "market_updated.config"), message.revision
+        )
+    else:
+        # Field names agree (tests/test_wire_schema.py), so msgspec reads the attributes
+        # directly; it raises ValidationError, a ValueError, on an unknown enum number.
+        body = msgspec.convert(message, _OUTPUT_TYPES[kind], from_attributes=True)
     return Output(
         shard=event.shard,
         seq=event.seq,

@@ -39,6 +39,12 @@ class MatchingMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     MATCHING_MODE_CONTINUOUS: _ClassVar[MatchingMode]
     MATCHING_MODE_BATCH: _ClassVar[MatchingMode]
 
+class MarginMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MARGIN_MODE_UNSPECIFIED: _ClassVar[MarginMode]
+    MARGIN_MODE_ISOLATED: _ClassVar[MarginMode]
+    MARGIN_MODE_CROSS: _ClassVar[MarginMode]
+
 class MarketStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     MARKET_STATUS_UNSPECIFIED: _ClassVar[MarketStatus]
@@ -58,16 +64,17 @@ class RejectReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REJECT_REASON_INVALID_ORDER_TYPE: _ClassVar[RejectReason]
     REJECT_REASON_INVALID_PRICE: _ClassVar[RejectReason]
     REJECT_REASON_INVALID_QUANTITY: _ClassVar[RejectReason]
+    REJECT_REASON_INVALID_AMOUNT: _ClassVar[RejectReason]
     REJECT_REASON_OVERFLOW: _ClassVar[RejectReason]
     REJECT_REASON_UNKNOWN_ORDER: _ClassVar[RejectReason]
     REJECT_REASON_NOT_ORDER_OWNER: _ClassVar[RejectReason]
     REJECT_REASON_DUPLICATE_CLIENT_ORDER_ID: _ClassVar[RejectReason]
-    REJECT_REASON_PRICE_OUT_OF_BAND: _ClassVar[RejectReason]
     REJECT_REASON_NO_MARK_PRICE: _ClassVar[RejectReason]
+    REJECT_REASON_PRICE_OUT_OF_BAND: _ClassVar[RejectReason]
     REJECT_REASON_REDUCE_ONLY_WOULD_INCREASE: _ClassVar[RejectReason]
     REJECT_REASON_POSITION_LIMIT: _ClassVar[RejectReason]
-    REJECT_REASON_INSUFFICIENT_MARGIN: _ClassVar[RejectReason]
     REJECT_REASON_INSUFFICIENT_COLLATERAL: _ClassVar[RejectReason]
+    REJECT_REASON_INSUFFICIENT_MARGIN: _ClassVar[RejectReason]
     REJECT_REASON_POST_ONLY_WOULD_CROSS: _ClassVar[RejectReason]
     REJECT_REASON_FOK_NOT_FILLABLE: _ClassVar[RejectReason]
 
@@ -100,6 +107,9 @@ STP_CANCEL_BOTH: SelfTradePrevention
 MATCHING_MODE_UNSPECIFIED: MatchingMode
 MATCHING_MODE_CONTINUOUS: MatchingMode
 MATCHING_MODE_BATCH: MatchingMode
+MARGIN_MODE_UNSPECIFIED: MarginMode
+MARGIN_MODE_ISOLATED: MarginMode
+MARGIN_MODE_CROSS: MarginMode
 MARKET_STATUS_UNSPECIFIED: MarketStatus
 MARKET_STATUS_ACTIVE: MarketStatus
 MARKET_STATUS_POST_ONLY: MarketStatus
@@ -114,16 +124,17 @@ REJECT_REASON_MARKET_NOT_ACTIVE: RejectReason
 REJECT_REASON_INVALID_ORDER_TYPE: RejectReason
 REJECT_REASON_INVALID_PRICE: RejectReason
 REJECT_REASON_INVALID_QUANTITY: RejectReason
+REJECT_REASON_INVALID_AMOUNT: RejectReason
 REJECT_REASON_OVERFLOW: RejectReason
 REJECT_REASON_UNKNOWN_ORDER: RejectReason
 REJECT_REASON_NOT_ORDER_OWNER: RejectReason
 REJECT_REASON_DUPLICATE_CLIENT_ORDER_ID: RejectReason
-REJECT_REASON_PRICE_OUT_OF_BAND: RejectReason
 REJECT_REASON_NO_MARK_PRICE: RejectReason
+REJECT_REASON_PRICE_OUT_OF_BAND: RejectReason
 REJECT_REASON_REDUCE_ONLY_WOULD_INCREASE: RejectReason
 REJECT_REASON_POSITION_LIMIT: RejectReason
-REJECT_REASON_INSUFFICIENT_MARGIN: RejectReason
 REJECT_REASON_INSUFFICIENT_COLLATERAL: RejectReason
+REJECT_REASON_INSUFFICIENT_MARGIN: RejectReason
 REJECT_REASON_POST_ONLY_WOULD_CROSS: RejectReason
 REJECT_REASON_FOK_NOT_FILLABLE: RejectReason
 CANCEL_REASON_UNSPECIFIED: CancelReason
@@ -137,7 +148,7 @@ CANCEL_REASON_AUCTION_UNFILLED: CancelReason
 CANCEL_REASON_REDUCE_ONLY: CancelReason
 
 class MarketConfig(_message.Message):
-    __slots__ = ("market_id", "symbol", "contract_multiplier", "min_quantity", "max_quantity", "maker_fee_bps", "taker_fee_bps", "initial_margin_bps", "maintenance_margin_bps", "price_band_bps", "max_position", "matching_mode", "auction_interval_ms", "status")
+    __slots__ = ("market_id", "symbol", "contract_multiplier", "min_quantity", "max_quantity", "maker_fee_bps", "taker_fee_bps", "initial_margin_bps", "maintenance_margin_bps", "price_band_bps", "max_position", "matching_mode", "auction_interval_ms", "status", "margin_mode")
     MARKET_ID_FIELD_NUMBER: _ClassVar[int]
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
     CONTRACT_MULTIPLIER_FIELD_NUMBER: _ClassVar[int]
@@ -152,6 +163,7 @@ class MarketConfig(_message.Message):
     MATCHING_MODE_FIELD_NUMBER: _ClassVar[int]
     AUCTION_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
+    MARGIN_MODE_FIELD_NUMBER: _ClassVar[int]
     market_id: int
     symbol: str
     contract_multiplier: int
@@ -166,7 +178,8 @@ class MarketConfig(_message.Message):
     matching_mode: MatchingMode
     auction_interval_ms: int
     status: MarketStatus
-    def __init__(self, market_id: _Optional[int] = ..., symbol: _Optional[str] = ..., contract_multiplier: _Optional[int] = ..., min_quantity: _Optional[int] = ..., max_quantity: _Optional[int] = ..., maker_fee_bps: _Optional[int] = ..., taker_fee_bps: _Optional[int] = ..., initial_margin_bps: _Optional[int] = ..., maintenance_margin_bps: _Optional[int] = ..., price_band_bps: _Optional[int] = ..., max_position: _Optional[int] = ..., matching_mode: _Optional[_Union[MatchingMode, str]] = ..., auction_interval_ms: _Optional[int] = ..., status: _Optional[_Union[MarketStatus, str]] = ...) -> None: ...
+    margin_mode: MarginMode
+    def __init__(self, market_id: _Optional[int] = ..., symbol: _Optional[str] = ..., contract_multiplier: _Optional[int] = ..., min_quantity: _Optional[int] = ..., max_quantity: _Optional[int] = ..., maker_fee_bps: _Optional[int] = ..., taker_fee_bps: _Optional[int] = ..., initial_margin_bps: _Optional[int] = ..., maintenance_margin_bps: _Optional[int] = ..., price_band_bps: _Optional[int] = ..., max_position: _Optional[int] = ..., matching_mode: _Optional[_Union[MatchingMode, str]] = ..., auction_interval_ms: _Optional[int] = ..., status: _Optional[_Union[MarketStatus, str]] = ..., margin_mode: _Optional[_Union[MarginMode, str]] = ...) -> None: ...
 
 class NewOrder(_message.Message):
     __slots__ = ("market_id", "account", "client_order_id", "side", "order_type", "time_in_force", "price", "quantity", "reduce_only", "stp")

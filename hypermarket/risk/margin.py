@@ -1,0 +1,196 @@
+"""Pre-trade risk: price bands, reduce-only, position limits, initial margin, withdrawals.
+
+Theory of operation
+-------------------
+All money is in collateral base units, all arithmetic on Python integers; a
+result that does not fit int64 is reported as OVERFLOW by the caller, never
+wrapped.  ``BPS = 10_000``.  Every division rounds in the exchange's favour:
+
+* fee on notional ``N`` at ``r`` bps: ``ceil(N * r / BPS)`` (a rebate,
+  ``r < 0``, is thereby rounded toward zero);
+* initial margin of ``|size|`` lots at mark ``M``:
+  ``ceil(|size| * M * multiplier * initial_margin_bps / BPS)``;
+* price band of ``b`` bps around ``M``: a buy may not be priced above
+  ``M + floor(M * b / BPS)``, a sell not below ``M - floor(M * b / BPS)``.
+
+The initial-margin check of an order on side ``s`` assumes every resting order
+of the account on ``s``, and the new one, fills at its limit price (a MARKET
+order: at the prices it actually traded, found by matching first), paying the
+worse of the two fee rates:
+
+    cash'   = cash -/+ sum(price * qty) * multiplier - fees      (- buying)
+    size'   = size +/- sum(qty)
+    equity' = cash' + size' * M * multiplier
+    accept iff equity' >= initial_margin(size', M)
+
+where ``cash = collateral - signed entry notional`` (``risk.accounts``), so
+``equity'`` is collateral plus unrealized PnL at the mark after those fills,
+less their worst-case fees.
+
+Margin modes: every market is isolated today.  ``MarginPolicy`` is the one
+seam where a cross-margin policy would plug in (it would price an account's
+equity over all its markets of the shard); ``policy_for`` picks the policy of
+a market's ``margin_mode`` and a CROSS market config is refused until one
+exists.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from hypermarket.matching.book import Exposure
+from hypermarket.models import MarginMode, MarketConfig, RejectReason, Side
+from hypermarket.models.market import BPS_DENOMINATOR, INT64_MAX
+from hypermarket.risk.accounts import Account
+
+Problem = tuple[RejectReason, str]
+
+
+def fee(notional: int, fee_bps: int) -> int:
+    """The fee on ``notional`` money units at ``fee_bps``, rounded up (negative: a rebate)."""
+    return -(-notional * fee_bps // BPS_DENOMINATOR)
+
+
+def initial_margin(size: int, mark_price: int, config: MarketConfig) -> int:
+    """Initial margin of a position of ``size`` lots at ``mark_price``, rounded up."""
+    notional = abs(size) * mark_price * config.contract_multiplier
+    return -(-notional * config.initial_margin_bps // BPS_DENOMINATOR)
+
+
+def band_limit(side: Side, mark_price: int, band_bps: int) -> int:
+    """The most aggressive price an order on ``side`` may carry (band_bps > 0)."""
+    offset = mark_price * band_bps // BPS_DENOMINATOR
+    return mark_price + offset if side is Side.BUY else mark_price - offset
+
+
+def fits_int64(*values: int) -> bool:
+    return all(-INT64_MAX - 1 <= value <= INT64_MAX for value in values)
+
+
+def equity_after_fills(
+    account: Account,
+    side: Side,
+    qty: int,
+    notional_ticks: int,
+    mark_price: int,
+    config: MarketConfig,
+) -> tuple[int, int]:
+    """(equity, initial margin) at the mark once ``qty`` lots on ``side`` trade at that notional."""
+    multiplier = config.contract_multiplier
+    money = notional_ticks * multiplier
+    worst_fee = fee(money, max(config.taker_fee_bps, config.maker_fee_bps, 0))
+    if side is Side.BUY:
+        cash = account.cash - money - worst_fee
+        size = account.size + qty
+    else:
+        cash = account.cash + money - worst_fee
+        size = account.size - qty
+    return cash + size * mark_price * multiplier, initial_margin(size, mark_price, config)
+
+
+class MarginPolicy(Protocol):
+    """Decides whether an account may add an order, or take collateral out."""
+
+    def order_problem(
+        self,
+        config: MarketConfig,
+        mark_price: int,
+        account: Account,
+        exposure: Exposure,
+        side: Side,
+        qty: int,
+        notional_ticks: int,
+        reduce_only: bool,
+    ) -> Problem | None: ...
+
+    def withdraw_problem(
+        self,
+        config: MarketConfig,
+        mark_price: int,
+        account: Account,
+        exposure: Exposure,
+        amount: int,
+    ) -> Problem | None: ...
+
+
+class IsolatedMargin:
+    """Each (account, market) stands alone: only its own collateral backs its orders."""
+
+    def order_problem(
+        self,
+        config: MarketConfig,
+        mark_price: int,
+        account: Account,
+        exposure: Exposure,
+        side: Side,
+        qty: int,
+        notional_ticks: int,
+        reduce_only: bool,
+    ) -> Problem | None:
+        """Reduce-only, position limit and initial margin, in ``RejectReason`` order."""
+        if reduce_only:
+            reducible = -account.size if side is Side.BUY else account.size
+            if qty + exposure.reduce_only_qty(side) > max(reducible, 0):
+                return (
+                    RejectReason.REDUCE_ONLY_WOULD_INCREASE,
+                    f"position {account.size} leaves {max(reducible, 0)} lots to reduce, "
+                    f"{exposure.reduce_only_qty(side)} already in reduce-only orders",
+                )
+        total_qty = exposure.qty(side) + qty
+        if config.max_position:
+            worst = account.size + total_qty if side is Side.BUY else account.size - total_qty
+            if abs(worst) > config.max_position:
+                return (
+                    RejectReason.POSITION_LIMIT,
+                    f"position could reach {worst} lots, limit {config.max_position}",
+                )
+        equity, margin = equity_after_fills(
+            account, side, total_qty, exposure.notional(side) + notional_ticks, mark_price, config
+        )
+        if equity < margin:
+            return (
+                RejectReason.INSUFFICIENT_MARGIN,
+                f"equity {equity} would not cover initial margin {margin}",
+            )
+        return None
+
+    def withdraw_problem(
+        self,
+        config: MarketConfig,
+        mark_price: int,
+        account: Account,
+        exposure: Exposure,
+        amount: int,
+    ) -> Problem | None:
+        """Enough collateral, then initial margin of what stays with either side's orders filled."""
+        if amount > account.collateral:
+            return (
+                RejectReason.INSUFFICIENT_COLLATERAL,
+                f"withdraw {amount} exceeds collateral {account.collateral}",
+            )
+        if account.size == 0 and exposure.buy_qty == 0 and exposure.sell_qty == 0:
+            return None
+        if not mark_price:
+            return RejectReason.NO_MARK_PRICE, "margin cannot be priced before a PriceUpdate"
+        after = Account(
+            account.collateral - amount, account.size, account.entry_notional, account.realized_pnl
+        )
+        for side in (Side.BUY, Side.SELL):
+            equity, margin = equity_after_fills(
+                after, side, exposure.qty(side), exposure.notional(side), mark_price, config
+            )
+            if equity < margin:
+                return (
+                    RejectReason.INSUFFICIENT_MARGIN,
+                    f"equity {equity} after the withdrawal would not cover initial margin {margin}",
+                )
+        return None
+
+
+ISOLATED = IsolatedMargin()
+
+
+def policy_for(config: MarketConfig) -> MarginPolicy:
+    """The margin policy of a market's ``margin_mode`` (see the module docstring)."""
+    assert config.margin_mode is MarginMode.ISOLATED, "config_problem refuses other modes"
+    return ISOLATED
