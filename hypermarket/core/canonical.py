@@ -18,7 +18,7 @@ import msgspec
 from immutables import Map
 
 from hypermarket.core.state import MarketState, State
-from hypermarket.matching.book import NO_EXPOSURE, Book, Exposure, Level, SideBook
+from hypermarket.matching.book import Book, Level, SideBook, index_accounts
 from hypermarket.models import MarketConfig, Order
 from hypermarket.risk.accounts import Account
 
@@ -117,17 +117,9 @@ def _side_book(records: list[_LevelRecord], orders: dict[int, Order]) -> SideBoo
 
 def _book(record: _MarketRecord) -> Book:
     orders = {order.order_id: order for order in record.orders}
-    client_ids: dict[bytes, dict[int, int]] = {}
-    exposure: dict[bytes, Exposure] = {}
-    for order in record.orders:
-        client_ids.setdefault(order.account, {})[order.client_order_id] = order.order_id
-        exposure[order.account] = exposure.get(order.account, NO_EXPOSURE).changed(
-            order, order.remaining
-        )
     return Book(
         orders=Map(orders),
-        client_ids=Map({account: Map(ids) for account, ids in client_ids.items()}),
-        exposure=Map(exposure),
+        accounts=Map(index_accounts(record.orders)),
         bids=_side_book(record.bids, orders),
         asks=_side_book(record.asks, orders),
     )

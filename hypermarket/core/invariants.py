@@ -8,7 +8,7 @@ spread a wrong state.
 from __future__ import annotations
 
 from hypermarket.core.state import MarketState, State
-from hypermarket.matching.book import NO_EXPOSURE, Book, Exposure, SideBook
+from hypermarket.matching.book import Book, SideBook, index_accounts
 from hypermarket.models import Side
 
 
@@ -64,26 +64,11 @@ def check_invariants(state: State) -> None:
         _require(resting == len(book.orders), f"market {market_id}: orders outside levels")
         if book.bids.prices and book.asks.prices:
             _require(book.bids.prices[0] < book.asks.prices[0], f"market {market_id}: book crossed")
-        indexed = 0
-        for account, ids in book.client_ids.items():
-            for client_order_id, order_id in ids.items():
-                order = book.orders.get(order_id)
-                _require(
-                    order is not None
-                    and order.account == account
-                    and order.client_order_id == client_order_id,
-                    f"market {market_id}: client id index wrong for order {order_id}",
-                )
-                indexed += 1
-        _require(indexed == len(book.orders), f"market {market_id}: client id index incomplete")
-        exposure: dict[bytes, Exposure] = {}
-        for order_id, order in book.orders.items():
+        for order_id in book.orders:
             _require(order_id < state.next_order_id, f"order id {order_id} not yet issued")
-            exposure[order.account] = exposure.get(order.account, NO_EXPOSURE).changed(
-                order, order.remaining
-            )
         _require(
-            exposure == dict(book.exposure.items()), f"market {market_id}: exposure out of step"
+            index_accounts(list(book.orders.values())) == dict(book.accounts.items()),
+            f"market {market_id}: per-account order index out of step with the orders",
         )
         _check_money(market_id, market)
 

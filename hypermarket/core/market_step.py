@@ -82,7 +82,9 @@ class MarketStep:
         if result.taker_self_trade:
             self.emit(cancelled(taker, remaining, CancelReason.SELF_TRADE))
         elif taker.time_in_force in RESTING_TIFS:
-            self.editor.rest(msgspec.structs.replace(taker, remaining=remaining))
+            if remaining != taker.remaining:
+                taker = msgspec.structs.replace(taker, remaining=remaining)
+            self.editor.rest(taker)
         else:
             self.emit(cancelled(taker, remaining, CancelReason.IOC_REMAINDER))
 
@@ -136,7 +138,6 @@ class MarketStep:
             self._trim_reduce_only()
         market = self.market
         editor = self.editor
-        positions = [(address, ledger.account(address)) for address in ledger.changed]
         after = msgspec.structs.replace(
             market,
             book=editor.finish(),
@@ -148,7 +149,8 @@ class MarketStep:
                 side, market.book.side(side), after.book.side(side), touched, depth
             ):
                 self.emit(delta)
-        for address, account in positions:
+        for address in ledger.changed:
+            account = ledger.account(address)
             self.emit(
                 PositionUpdate(
                     address,

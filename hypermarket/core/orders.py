@@ -58,7 +58,7 @@ from hypermarket.core.emit import Emitter
 from hypermarket.core.market_step import RESTING_TIFS, MarketStep
 from hypermarket.core.markets import locate
 from hypermarket.core.state import MarketState, State
-from hypermarket.matching.book import BookEditor
+from hypermarket.matching.book import AccountOrders, BookEditor
 from hypermarket.matching.continuous import match, would_cross
 from hypermarket.models import (
     AmendOrder,
@@ -79,6 +79,7 @@ from hypermarket.models import (
     TimeInForce,
 )
 from hypermarket.models.market import INT64_MAX
+from hypermarket.risk.accounts import Account
 from hypermarket.risk.margin import Problem, band_limit, policy_for
 
 
@@ -104,7 +105,7 @@ def _size_problem(
         )
     if price * qty * config.contract_multiplier > INT64_MAX:
         return RejectReason.OVERFLOW, "price * quantity * contract_multiplier exceeds int64"
-    levels = editor.book.side(side).levels
+    levels = (editor.book.bids if side is Side.BUY else editor.book.asks).levels
     if price in levels and levels[price].quantity + qty > INT64_MAX:
         return RejectReason.OVERFLOW, f"level {price} would hold more than int64 lots"
     return None
@@ -126,23 +127,33 @@ def _price_risk_problem(market: MarketState, side: Side, price: int) -> Problem 
     return None
 
 
-def _new_order_problem(market: MarketState, step: MarketStep, order: NewOrder) -> Problem | None:
-    """The first rule ``order`` breaks before matching, in ``RejectReason`` order, or None."""
+def _new_order_problem(
+    market: MarketState,
+    editor: BookEditor,
+    order: NewOrder,
+    account: Account,
+    resting: AccountOrders,
+) -> Problem | None:
+    """The first rule ``order`` breaks before matching, in ``RejectReason`` order, or None.
+
+    ``account`` and ``resting`` are the ordering account's margin and resting
+    orders in this market.
+    """
     is_market = order.order_type is OrderType.MARKET
-    status = _status_problem(
-        market.config.status, order.time_in_force is TimeInForce.POST_ONLY and not is_market
-    )
-    if status is not None:
-        return RejectReason.MARKET_NOT_ACTIVE, status
+    if market.config.status is not MarketStatus.ACTIVE:
+        status = _status_problem(
+            market.config.status, order.time_in_force is TimeInForce.POST_ONLY and not is_market
+        )
+        if status is not None:
+            return RejectReason.MARKET_NOT_ACTIVE, status
     if is_market and order.time_in_force in RESTING_TIFS:
         return RejectReason.INVALID_ORDER_TYPE, "a MARKET order must be IOC or FOK"
     if is_market and order.price != 0:
         return RejectReason.INVALID_PRICE, "a MARKET order carries price 0"
     if not is_market and order.price <= 0:
         return RejectReason.INVALID_PRICE, f"limit price {order.price} must be positive"
-    editor = step.editor
     problem = _size_problem(market, editor, order.side, order.price, order.quantity)
-    if problem is None and editor.order_id_for_client_id(order.account, order.client_order_id):
+    if problem is None and order.client_order_id in resting.ids:
         problem = (
             RejectReason.DUPLICATE_CLIENT_ORDER_ID,
             f"client_order_id {order.client_order_id} is live in this market",
@@ -153,8 +164,8 @@ def _new_order_problem(market: MarketState, step: MarketStep, order: NewOrder) -
         problem = policy_for(market.config).order_problem(
             market.config,
             market.mark_price,
-            step.ledger.account(order.account),
-            editor.exposure(order.account),
+            account,
+            resting,
             order.side,
             order.quantity,
             order.price * order.quantity,
@@ -184,7 +195,9 @@ def new_order(state: State, order: NewOrder, out: Emitter) -> State:
         out.emit(market_id, OrderRejected(order.client_order_id, order.account, *found))
         return state
     step = MarketStep(found, out)
-    problem = _new_order_problem(found, step, order)
+    account = step.ledger.account(order.account)
+    resting = step.editor.exposure(order.account)
+    problem = _new_order_problem(found, step.editor, order, account, resting)
     if problem is not None:
         out.emit(market_id, OrderRejected(order.client_order_id, order.account, *problem))
         return state
@@ -205,15 +218,13 @@ def new_order(state: State, order: NewOrder, out: Emitter) -> State:
         limit: int | None = order.price
     else:
         limit = band_limit(order.side, found.mark_price, band_bps) if band_bps else None
-    account_before = step.ledger.account(order.account)
-    exposure_before = step.editor.exposure(order.account)
     result = match(step.editor, step.ledger, taker, limit)
     if is_market:
         problem = policy_for(found.config).order_problem(
             found.config,
             found.mark_price,
-            account_before,
-            exposure_before,
+            account,
+            resting,
             order.side,
             *result.traded(),
             order.reduce_only,
@@ -306,7 +317,7 @@ def _amend_problem(
             market.config,
             market.mark_price,
             step.ledger.account(order.account),
-            editor.exposure(order.account).changed(order, -order.remaining),
+            editor.exposure(order.account).adjusted(order, -order.remaining),
             order.side,
             qty,
             price * qty,

@@ -26,6 +26,7 @@ of the pure core; it never outlives it.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 
 import msgspec
 from immutables import Map
@@ -47,14 +48,17 @@ class SideBook(msgspec.Struct, frozen=True, gc=False):
     prices: tuple[int, ...]
 
 
-class Exposure(msgspec.Struct, frozen=True, gc=False):
-    """What an account's resting orders in one market add up to, per side.
+class AccountOrders(msgspec.Struct, frozen=True, gc=False):
+    """One account's resting orders in one market: its client ids and what they add up to.
 
-    ``*_notional`` is in ticks times lots (multiply by the contract multiplier
-    for money).  Risk reads it to price "all open orders on that side filled at
-    their limit prices" without walking the orders.
+    ``ids`` maps live client order ids to order ids (the duplicate check,
+    cancel by client id, cancel-all).  The sums are per side; ``*_notional``
+    is in ticks times lots (times the contract multiplier for money).  Risk
+    reads them to price "all open orders on that side filled at their limit
+    prices" without walking the orders.
     """
 
+    ids: Map[int, int]
     buy_qty: int = 0
     buy_notional: int = 0
     sell_qty: int = 0
@@ -71,33 +75,38 @@ class Exposure(msgspec.Struct, frozen=True, gc=False):
     def reduce_only_qty(self, side: Side) -> int:
         return self.reduce_only_buy_qty if side is Side.BUY else self.reduce_only_sell_qty
 
-    def changed(self, order: Order, lots: int) -> Exposure:
-        """This exposure with ``lots`` (signed) more of ``order`` resting."""
+    def adjusted(self, order: Order, lots: int, ids: Map[int, int] | None = None) -> AccountOrders:
+        """These orders with ``lots`` (signed) more of ``order`` resting, and ``ids`` if given."""
         ro = lots if order.reduce_only else 0
         if order.side is Side.BUY:
-            return msgspec.structs.replace(
-                self,
-                buy_qty=self.buy_qty + lots,
-                buy_notional=self.buy_notional + lots * order.price,
-                reduce_only_buy_qty=self.reduce_only_buy_qty + ro,
+            return AccountOrders(
+                self.ids if ids is None else ids,
+                self.buy_qty + lots,
+                self.buy_notional + lots * order.price,
+                self.sell_qty,
+                self.sell_notional,
+                self.reduce_only_buy_qty + ro,
+                self.reduce_only_sell_qty,
             )
-        return msgspec.structs.replace(
-            self,
-            sell_qty=self.sell_qty + lots,
-            sell_notional=self.sell_notional + lots * order.price,
-            reduce_only_sell_qty=self.reduce_only_sell_qty + ro,
+        return AccountOrders(
+            self.ids if ids is None else ids,
+            self.buy_qty,
+            self.buy_notional,
+            self.sell_qty + lots,
+            self.sell_notional + lots * order.price,
+            self.reduce_only_buy_qty,
+            self.reduce_only_sell_qty + ro,
         )
 
 
-NO_EXPOSURE = Exposure()
+NO_ORDERS = AccountOrders(Map())
 
 
 class Book(msgspec.Struct, frozen=True, gc=False):
     """All resting orders of one market."""
 
     orders: Map[int, Order]
-    client_ids: Map[bytes, Map[int, int]]
-    exposure: Map[bytes, Exposure]
+    accounts: Map[bytes, AccountOrders]
     bids: SideBook
     asks: SideBook
 
@@ -110,9 +119,7 @@ def _empty_side() -> SideBook:
 
 
 def empty_book() -> Book:
-    return Book(
-        orders=Map(), client_ids=Map(), exposure=Map(), bids=_empty_side(), asks=_empty_side()
-    )
+    return Book(orders=Map(), accounts=Map(), bids=_empty_side(), asks=_empty_side())
 
 
 def crosses(side: Side, limit_price: int, resting_price: int) -> bool:
@@ -158,27 +165,29 @@ class _SideEditor:
 class BookEditor:
     """Changes one ``Book`` during one step and remembers which prices it touched."""
 
-    __slots__ = ("_client_ids", "_exposure", "_orders", "_sides", "book")
+    __slots__ = ("_accounts", "_asks", "_bids", "_orders", "book")
 
     def __init__(self, book: Book) -> None:
         self.book = book
         self._orders = book.orders.mutate()
-        self._client_ids = book.client_ids.mutate()
-        self._exposure = book.exposure.mutate()
-        self._sides: dict[Side, _SideEditor] = {}
-
-    def _expose(self, order: Order, lots: int) -> None:
-        exposure = self._exposure.get(order.account, NO_EXPOSURE).changed(order, lots)
-        if exposure == NO_EXPOSURE:
-            del self._exposure[order.account]
-        else:
-            self._exposure[order.account] = exposure
+        self._accounts = book.accounts.mutate()
+        self._bids: _SideEditor | None = None
+        self._asks: _SideEditor | None = None
 
     def _side(self, side: Side) -> _SideEditor:
-        editor = self._sides.get(side)
-        if editor is None:
-            editor = self._sides[side] = _SideEditor(self.book.side(side), side)
-        return editor
+        if side is Side.BUY:
+            if self._bids is None:
+                self._bids = _SideEditor(self.book.bids, side)
+            return self._bids
+        if self._asks is None:
+            self._asks = _SideEditor(self.book.asks, side)
+        return self._asks
+
+    def _peek(self, side: Side) -> _SideEditor | SideBook:
+        """The side as it stands now: its editor if it has changed, else the book's."""
+        if side is Side.BUY:
+            return self._bids or self.book.bids
+        return self._asks or self.book.asks
 
     # ---------------------------------------------------------------- reading
 
@@ -186,42 +195,38 @@ class BookEditor:
         return self._orders.get(order_id)
 
     def order_id_for_client_id(self, account: bytes, client_order_id: int) -> int | None:
-        ids = self._client_ids.get(account)
-        return None if ids is None else ids.get(client_order_id)
+        orders = self._accounts.get(account)
+        return None if orders is None else orders.ids.get(client_order_id)
 
-    def exposure(self, account: bytes) -> Exposure:
+    def exposure(self, account: bytes) -> AccountOrders:
         """What ``account``'s resting orders add up to, as the book stands in this step."""
-        exposure: Exposure = self._exposure.get(account, NO_EXPOSURE)
-        return exposure
+        orders: AccountOrders = self._accounts.get(account, NO_ORDERS)
+        return orders
 
     def account_order_ids(self, account: bytes) -> list[int]:
         """The live order ids of ``account`` in ascending order (oldest first)."""
-        ids = self._client_ids.get(account)
-        return [] if ids is None else sorted(ids.values())
+        orders = self._accounts.get(account)
+        return [] if orders is None else sorted(orders.ids.values())
 
     def all_order_ids(self) -> list[int]:
         return sorted(self.book.orders.keys())
 
-    def prices(self, side: Side) -> tuple[int, ...]:
-        editor = self._sides.get(side)
-        return editor.prices if editor is not None else self.book.side(side).prices
-
     def best_price(self, side: Side) -> int | None:
-        prices = self.prices(side)
+        prices = self._peek(side).prices
         return prices[0] if prices else None
 
     def level(self, side: Side, price: int) -> Level:
-        editor = self._sides.get(side)
-        levels = editor.levels if editor is not None else self.book.side(side).levels
-        return levels[price]
+        level: Level = self._peek(side).levels[price]
+        return level
 
     def touched_sides(self) -> list[tuple[Side, set[int]]]:
         """The sides this editor changed, bids first, with the prices touched on each."""
-        return [
-            (side, self._sides[side].touched)
-            for side in (Side.BUY, Side.SELL)
-            if side in self._sides
-        ]
+        sides = []
+        if self._bids is not None:
+            sides.append((Side.BUY, self._bids.touched))
+        if self._asks is not None:
+            sides.append((Side.SELL, self._asks.touched))
+        return sides
 
     def resting(self, order_id: int) -> Order:
         """The resting order ``order_id``, which must exist."""
@@ -233,46 +238,42 @@ class BookEditor:
     def rest(self, order: Order) -> None:
         """Add ``order`` at the back of its price level."""
         editor = self._side(order.side)
-        level = editor.levels.get(order.price)
+        price = order.price
+        level = editor.levels.get(price)
         if level is None:
-            editor.levels[order.price] = Level((order.order_id,), order.remaining)
-            editor.insert_price(order.price)
+            editor.levels[price] = Level((order.order_id,), order.remaining)
+            editor.insert_price(price)
         else:
-            editor.levels[order.price] = Level(
+            editor.levels[price] = Level(
                 (*level.order_ids, order.order_id), level.quantity + order.remaining
             )
-        editor.touched.add(order.price)
+        editor.touched.add(price)
         self._orders[order.order_id] = order
-        ids = self._client_ids.get(order.account)
-        ids = (
-            Map({order.client_order_id: order.order_id})
-            if ids is None
-            else ids.set(order.client_order_id, order.order_id)
+        account = self._accounts.get(order.account, NO_ORDERS)
+        self._accounts[order.account] = account.adjusted(
+            order, order.remaining, account.ids.set(order.client_order_id, order.order_id)
         )
-        self._client_ids[order.account] = ids
-        self._expose(order, order.remaining)
 
     def remove(self, order: Order) -> None:
         """Take a resting ``order`` out of the book entirely."""
         editor = self._side(order.side)
-        level = editor.levels[order.price]
-        if len(level.order_ids) == 1:
-            del editor.levels[order.price]
-            editor.remove_price(order.price)
+        price = order.price
+        level = editor.levels[price]
+        ids = level.order_ids
+        if len(ids) == 1:
+            del editor.levels[price]
+            editor.remove_price(price)
         else:
-            ids = level.order_ids
             at = ids.index(order.order_id)
-            editor.levels[order.price] = Level(
-                ids[:at] + ids[at + 1 :], level.quantity - order.remaining
-            )
-        editor.touched.add(order.price)
+            editor.levels[price] = Level(ids[:at] + ids[at + 1 :], level.quantity - order.remaining)
+        editor.touched.add(price)
         del self._orders[order.order_id]
-        client_ids = self._client_ids[order.account].delete(order.client_order_id)
+        account = self._accounts[order.account]
+        client_ids = account.ids.delete(order.client_order_id)
         if client_ids:
-            self._client_ids[order.account] = client_ids
+            self._accounts[order.account] = account.adjusted(order, -order.remaining, client_ids)
         else:
-            del self._client_ids[order.account]
-        self._expose(order, -order.remaining)
+            del self._accounts[order.account]
 
     def shrink(self, order: Order, remaining: int) -> Order:
         """Lower a resting order's open quantity to ``remaining`` (> 0), keeping its priority."""
@@ -284,19 +285,17 @@ class BookEditor:
         editor.touched.add(order.price)
         shrunk = msgspec.structs.replace(order, remaining=remaining)
         self._orders[order.order_id] = shrunk
-        self._expose(order, remaining - order.remaining)
+        account = self._accounts[order.account]
+        self._accounts[order.account] = account.adjusted(order, remaining - order.remaining)
         return shrunk
 
     def finish(self) -> Book:
         """Seal the changes into a new ``Book``; the editor must not be used afterwards."""
-        bids = self._sides[Side.BUY].finish() if Side.BUY in self._sides else self.book.bids
-        asks = self._sides[Side.SELL].finish() if Side.SELL in self._sides else self.book.asks
         return Book(
             orders=self._orders.finish(),
-            client_ids=self._client_ids.finish(),
-            exposure=self._exposure.finish(),
-            bids=bids,
-            asks=asks,
+            accounts=self._accounts.finish(),
+            bids=self.book.bids if self._bids is None else self._bids.finish(),
+            asks=self.book.asks if self._asks is None else self._asks.finish(),
         )
 
 
@@ -305,15 +304,31 @@ def sorted_levels(side_book: SideBook, depth: int) -> list[tuple[int, Level]]:
     return [(price, side_book.levels[price]) for price in side_book.prices[:depth]]
 
 
+def index_accounts(orders: Sequence[Order]) -> dict[bytes, AccountOrders]:
+    """The per-account records of a set of resting orders, built from scratch.
+
+    Snapshot loading rebuilds the index with it, and the invariant check
+    compares a book's incrementally kept index against it.
+    """
+    ids: dict[bytes, dict[int, int]] = {}
+    for order in orders:
+        ids.setdefault(order.account, {})[order.client_order_id] = order.order_id
+    accounts = {account: AccountOrders(Map(by_client)) for account, by_client in ids.items()}
+    for order in orders:
+        accounts[order.account] = accounts[order.account].adjusted(order, order.remaining)
+    return accounts
+
+
 __all__ = [
-    "NO_EXPOSURE",
+    "NO_ORDERS",
+    "AccountOrders",
     "Book",
     "BookEditor",
-    "Exposure",
     "Level",
     "SideBook",
     "better_first_key",
     "crosses",
     "empty_book",
+    "index_accounts",
     "sorted_levels",
 ]

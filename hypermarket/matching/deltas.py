@@ -11,7 +11,9 @@ levels after every input, a step publishes, per side:
   emptied, or it was pushed out of view by better levels).
 
 Deltas come bids first, then asks, each side best price first.  Levels outside
-the published depth never produce a delta.
+the published depth never produce a delta.  When a step adds or removes no
+level on a side (the editor then keeps the same price tuple), only touched
+prices inside the depth can have changed, which is checked without slicing.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ def side_deltas(
     side: Side, before: SideBook, after: SideBook, touched: set[int], depth: int
 ) -> list[BookDelta]:
     """The deltas of one side, best price first."""
+    if before.prices is after.prices:
+        return _same_levels_deltas(side, after, touched, depth)
     old_top = before.prices[:depth]
     new_top = after.prices[:depth]
     if old_top == new_top:
@@ -46,3 +50,26 @@ def side_deltas(
         sign = better_first_key(side)
         deltas.sort(key=lambda pair: sign * pair[0])
     return [delta for _, delta in deltas]
+
+
+def _same_levels_deltas(
+    side: Side, after: SideBook, touched: set[int], depth: int
+) -> list[BookDelta]:
+    """The common case: no level appeared or vanished, so only touched prices in view changed.
+
+    The editor keeps the very same price tuple when it adds or removes no
+    level, which is how ``side_deltas`` knows it may come here.
+    """
+    prices = after.prices
+    levels = after.levels
+    if len(prices) > depth:
+        bound = prices[depth - 1]
+        if side is Side.BUY:
+            touched = {price for price in touched if price >= bound}
+        else:
+            touched = {price for price in touched if price <= bound}
+    ordered = sorted(touched, reverse=True) if side is Side.BUY else sorted(touched)
+    return [
+        BookDelta(side, price, levels[price].quantity, len(levels[price].order_ids))
+        for price in ordered
+    ]

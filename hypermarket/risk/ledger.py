@@ -70,11 +70,11 @@ class Ledger:
 
     def overflowed(self) -> bool:
         """Whether any changed account or the fee account left int64."""
-        if not self.changed:
+        if not self._changes:
             return False
         return not fits_int64(self.fee_balance) or not all(
             fits_int64(a.collateral, a.size, a.entry_notional, a.realized_pnl)
-            for a in map(self.account, self.changed)
+            for a in self._changes.values()
         )
 
     def finish(self) -> Map[bytes, Account]:

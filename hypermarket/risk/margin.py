@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from hypermarket.matching.book import Exposure
+from hypermarket.matching.book import AccountOrders
 from hypermarket.models import MarginMode, MarketConfig, RejectReason, Side
 from hypermarket.models.market import BPS_DENOMINATOR, INT64_MAX
 from hypermarket.risk.accounts import Account
@@ -64,7 +64,7 @@ def band_limit(side: Side, mark_price: int, band_bps: int) -> int:
 
 
 def fits_int64(*values: int) -> bool:
-    return all(-INT64_MAX - 1 <= value <= INT64_MAX for value in values)
+    return -INT64_MAX - 1 <= min(values) and max(values) <= INT64_MAX
 
 
 def equity_after_fills(
@@ -96,7 +96,7 @@ class MarginPolicy(Protocol):
         config: MarketConfig,
         mark_price: int,
         account: Account,
-        exposure: Exposure,
+        exposure: AccountOrders,
         side: Side,
         qty: int,
         notional_ticks: int,
@@ -108,7 +108,7 @@ class MarginPolicy(Protocol):
         config: MarketConfig,
         mark_price: int,
         account: Account,
-        exposure: Exposure,
+        exposure: AccountOrders,
         amount: int,
     ) -> Problem | None: ...
 
@@ -121,7 +121,7 @@ class IsolatedMargin:
         config: MarketConfig,
         mark_price: int,
         account: Account,
-        exposure: Exposure,
+        exposure: AccountOrders,
         side: Side,
         qty: int,
         notional_ticks: int,
@@ -159,7 +159,7 @@ class IsolatedMargin:
         config: MarketConfig,
         mark_price: int,
         account: Account,
-        exposure: Exposure,
+        exposure: AccountOrders,
         amount: int,
     ) -> Problem | None:
         """Enough collateral, then initial margin of what stays with either side's orders filled."""
