@@ -21,7 +21,7 @@ UpsertMarket   ``markets.upsert_market``: create, change, halt a market
 PriceUpdate    ``markets.price_update``: mark and index price
 Deposit        ``collateral.move_collateral``: add isolated collateral
 Withdraw       ``collateral.move_collateral``: take it out if margin allows
-AuctionTick    rejected: no market can be in BATCH mode in this version
+AuctionTick    ``auction.auction_tick``: clear a batch market at one price
 Malformed      ``Rejected`` with the codec's reason and detail
 =============  ==========================================================
 
@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import msgspec
 
+from hypermarket.core.auction import auction_tick
 from hypermarket.core.canonical import decode_state, encode_state, state_hash
 from hypermarket.core.collateral import move_collateral
 from hypermarket.core.emit import Emitter
@@ -52,7 +53,6 @@ from hypermarket.models import (
     Output,
     PriceUpdate,
     Rejected,
-    RejectReason,
     UpsertMarket,
     Withdraw,
 )
@@ -82,13 +82,7 @@ def step(state: State, event: Input) -> tuple[State, list[Output]]:
         case Deposit() | Withdraw() as body:
             state = move_collateral(state, body, out)
         case AuctionTick() as body:
-            out.emit(
-                body.market_id,
-                Rejected(
-                    RejectReason.MALFORMED_INPUT,
-                    "auctions are not supported by this engine version",
-                ),
-            )
+            state = auction_tick(state, body, out)
         case Malformed() as body:
             out.emit(body.market_id, Rejected(body.reason, body.detail))
     return msgspec.structs.replace(state, input_seq=input_seq, output_seq=out.seq), out.outputs

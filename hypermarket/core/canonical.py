@@ -41,10 +41,13 @@ class _MarketRecord(msgspec.Struct, array_like=True, frozen=True):
     mark_price: int
     index_price: int
     fee_balance: int
+    last_clearing_price: int
     accounts: list[_AccountRecord]
     orders: list[Order]
     bids: list[_LevelRecord]
     asks: list[_LevelRecord]
+    bids_expiring: list[int]
+    asks_expiring: list[int]
 
 
 class _StateRecord(msgspec.Struct, array_like=True, frozen=True):
@@ -74,6 +77,7 @@ def _market_record(market: MarketState) -> _MarketRecord:
         mark_price=market.mark_price,
         index_price=market.index_price,
         fee_balance=market.fee_balance,
+        last_clearing_price=market.last_clearing_price,
         accounts=[
             _AccountRecord(address, market.accounts[address])
             for address in sorted(market.accounts.keys())
@@ -81,6 +85,8 @@ def _market_record(market: MarketState) -> _MarketRecord:
         orders=[book.orders[order_id] for order_id in sorted(book.orders.keys())],
         bids=_side_record(book.bids),
         asks=_side_record(book.asks),
+        bids_expiring=list(book.bids.expiring),
+        asks_expiring=list(book.asks.expiring),
     )
 
 
@@ -105,14 +111,20 @@ def state_hash(state: State) -> str:
     return hashlib.sha256(encode_state(state)).hexdigest()
 
 
-def _side_book(records: list[_LevelRecord], orders: dict[int, Order]) -> SideBook:
+def _side_book(
+    records: list[_LevelRecord], expiring: list[int], orders: dict[int, Order]
+) -> SideBook:
     levels = {
         record.price: Level(
             tuple(record.order_ids), sum(orders[oid].remaining for oid in record.order_ids)
         )
         for record in records
     }
-    return SideBook(levels=Map(levels), prices=tuple(record.price for record in records))
+    return SideBook(
+        levels=Map(levels),
+        prices=tuple(record.price for record in records),
+        expiring=tuple(expiring),
+    )
 
 
 def _book(record: _MarketRecord) -> Book:
@@ -120,8 +132,8 @@ def _book(record: _MarketRecord) -> Book:
     return Book(
         orders=Map(orders),
         accounts=Map(index_accounts(record.orders)),
-        bids=_side_book(record.bids, orders),
-        asks=_side_book(record.asks, orders),
+        bids=_side_book(record.bids, record.bids_expiring, orders),
+        asks=_side_book(record.asks, record.asks_expiring, orders),
     )
 
 
@@ -144,6 +156,7 @@ def decode_state(data: bytes) -> State:
             market.index_price,
             Map({record.address: record.account for record in market.accounts}),
             market.fee_balance,
+            market.last_clearing_price,
         )
         for market in record.markets
     }

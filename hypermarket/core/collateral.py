@@ -11,8 +11,8 @@ orders filled (``risk.margin``).  Both answer with the account's
 from __future__ import annotations
 
 from hypermarket.core.emit import Emitter
+from hypermarket.core.lookup import locate, with_market
 from hypermarket.core.market_step import MarketStep
-from hypermarket.core.markets import locate, with_market
 from hypermarket.core.state import State
 from hypermarket.models import Deposit, Rejected, RejectReason, Withdraw
 from hypermarket.risk.accounts import Account

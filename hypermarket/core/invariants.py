@@ -8,8 +8,9 @@ spread a wrong state.
 from __future__ import annotations
 
 from hypermarket.core.state import MarketState, State
+from hypermarket.matching.auction import MARKET_BUY_REACH, reach
 from hypermarket.matching.book import Book, SideBook, index_accounts
-from hypermarket.models import Side
+from hypermarket.models import MatchingMode, Side, TimeInForce
 
 
 class InvariantError(AssertionError):
@@ -48,7 +49,16 @@ def _check_side(market_id: int, side: Side, side_book: SideBook, book: Book) -> 
             total += order.remaining
         _require(total == level.quantity, f"market {market_id} {side.name} {price}: bad total")
         count += len(level.order_ids)
-    return count
+    expected = [
+        order_id
+        for order_id, order in sorted(book.orders.items())
+        if order.side is side and (order.is_market or order.time_in_force is TimeInForce.IOC)
+    ]
+    _require(
+        list(side_book.expiring) == expected,
+        f"market {market_id} {side.name}: expiring queue is not its IOC and MARKET orders",
+    )
+    return count + sum(book.orders[order_id].is_market for order_id in expected)
 
 
 def check_invariants(state: State) -> None:
@@ -62,8 +72,17 @@ def check_invariants(state: State) -> None:
             market_id, Side.SELL, book.asks, book
         )
         _require(resting == len(book.orders), f"market {market_id}: orders outside levels")
-        if book.bids.prices and book.asks.prices:
-            _require(book.bids.prices[0] < book.asks.prices[0], f"market {market_id}: book crossed")
+        if market.config.matching_mode is MatchingMode.CONTINUOUS:
+            _require(
+                not book.bids.expiring and not book.asks.expiring,
+                f"market {market_id}: expiring orders in a continuous market",
+            )
+            if book.bids.prices and book.asks.prices:
+                _require(
+                    book.bids.prices[0] < book.asks.prices[0], f"market {market_id}: book crossed"
+                )
+        else:
+            _check_no_self_cross(market_id, book)
         for order_id in book.orders:
             _require(order_id < state.next_order_id, f"order id {order_id} not yet issued")
         _require(
@@ -71,6 +90,23 @@ def check_invariants(state: State) -> None:
             f"market {market_id}: per-account order index out of step with the orders",
         )
         _check_money(market_id, market)
+
+
+def _check_no_self_cross(market_id: int, book: Book) -> None:
+    """In a batch market no account has a buy and a sell that could trade with each other."""
+    highest_bid: dict[bytes, int] = {}
+    lowest_ask: dict[bytes, int] = {}
+    for order in book.orders.values():
+        price = reach(order)
+        if order.side is Side.BUY:
+            highest_bid[order.account] = max(price, highest_bid.get(order.account, price))
+        else:
+            lowest_ask[order.account] = min(price, lowest_ask.get(order.account, price))
+    for account, bid in highest_bid.items():
+        _require(
+            bid < lowest_ask.get(account, MARKET_BUY_REACH + 1),
+            f"market {market_id}: account {account.hex()} has crossing orders on both sides",
+        )
 
 
 def _check_money(market_id: int, market: MarketState) -> None:

@@ -2,10 +2,6 @@
 
 Theory of operation
 -------------------
-Every market-scoped input first finds its market: a market id that this shard
-does not own is ``WRONG_SHARD`` (``market_id % shard_count != shard``), one it
-owns but does not know is ``UNKNOWN_MARKET``.
-
 ``UpsertMarket`` creates or changes a market.  Its ``revision`` (the KV
 revision) orders changes: a revision not newer than the one in force is
 ignored without output, so a watcher that re-delivers KV entries after a
@@ -13,6 +9,13 @@ restart changes nothing.  A config that breaks a rule of
 ``models.market.config_problem`` is rejected whole (``INVALID_MARKET_CONFIG``),
 as is a change of ``contract_multiplier`` of an existing market (it would
 change the meaning of every open position and order).
+
+Switching ``matching_mode``: CONTINUOUS to BATCH keeps the (uncrossed) book as
+it is.  BATCH to CONTINUOUS first runs one last auction under the batch
+configuration (``core.auction.clear_book``: its result, fills and
+cancellations follow the ``MarketUpdated``), so the continuous book starts
+uncrossed and nothing trades silently; it is refused unless the new status is
+ACTIVE, or HALTED (which cancels every order instead of clearing).
 
 Market status decides what a market takes:
 
@@ -34,12 +37,15 @@ from __future__ import annotations
 
 import msgspec
 
+from hypermarket.core.auction import clear_book, remember_clearing
 from hypermarket.core.emit import Emitter
+from hypermarket.core.lookup import locate, with_market
 from hypermarket.core.market_step import MarketStep
 from hypermarket.core.state import MarketState, State
 from hypermarket.matching.book import empty_book
 from hypermarket.models import (
     CancelReason,
+    MarketConfig,
     MarketStatus,
     MarketUpdated,
     MatchingMode,
@@ -50,27 +56,6 @@ from hypermarket.models import (
     config_problem,
 )
 from hypermarket.models.market import INT64_MAX
-
-
-def locate(state: State, market_id: int) -> MarketState | tuple[RejectReason, str]:
-    """The market ``market_id`` of this shard, or why an input naming it must be rejected."""
-    if market_id % state.shard_count != state.shard:
-        return (
-            RejectReason.WRONG_SHARD,
-            f"market {market_id} belongs to shard {market_id % state.shard_count}, "
-            f"not {state.shard}",
-        )
-    market = state.markets.get(market_id)
-    if market is None:
-        return RejectReason.UNKNOWN_MARKET, f"market {market_id} does not exist"
-    return market
-
-
-def with_market(state: State, market: MarketState) -> State:
-    """``state`` with ``market`` replacing the market of the same id."""
-    return msgspec.structs.replace(
-        state, markets=state.markets.set(market.config.market_id, market)
-    )
 
 
 def upsert_market(state: State, upsert: UpsertMarket, out: Emitter) -> State:
@@ -91,27 +76,48 @@ def upsert_market(state: State, upsert: UpsertMarket, out: Emitter) -> State:
     if current is not None and upsert.revision <= current.revision:
         return state
     problem = config_problem(config)
-    if problem is None and config.matching_mode is MatchingMode.BATCH:
-        problem = "matching_mode BATCH is not supported by this engine version"
-    if (
-        problem is None
-        and current is not None
-        and current.config.contract_multiplier != config.contract_multiplier
-    ):
-        problem = "contract_multiplier of an existing market cannot change"
+    if problem is None and current is not None:
+        problem = _change_problem(current, config)
     if problem is not None:
         out.emit(market_id, Rejected(RejectReason.INVALID_MARKET_CONFIG, problem))
         return state
     out.emit(market_id, MarketUpdated(config, upsert.revision))
     if current is None:
         return with_market(state, MarketState(config, upsert.revision, empty_book()))
-    updated = msgspec.structs.replace(current, config=config, revision=upsert.revision)
-    if config.status is MarketStatus.HALTED and updated.book.orders:
-        step = MarketStep(updated, out)
+    if config.status is MarketStatus.HALTED and current.book.orders:
+        step = MarketStep(current, out)
         for order_id in step.editor.all_order_ids():
             step.cancel(step.editor.resting(order_id), CancelReason.MARKET_HALTED)
-        updated = step.finish(state.book_delta_depth)
-    return with_market(state, updated)
+        current = step.finish(state.book_delta_depth)
+    elif _switches_to_continuous(current.config, config):
+        step = MarketStep(current, out)
+        price = clear_book(step)
+        current = remember_clearing(step.finish(state.book_delta_depth), price)
+    return with_market(
+        state, msgspec.structs.replace(current, config=config, revision=upsert.revision)
+    )
+
+
+def _switches_to_continuous(before: MarketConfig, after: MarketConfig) -> bool:
+    return (
+        before.matching_mode is MatchingMode.BATCH
+        and after.matching_mode is MatchingMode.CONTINUOUS
+    )
+
+
+def _change_problem(current: MarketState, config: MarketConfig) -> str | None:
+    """Why an existing market may not take ``config`` (beyond ``config_problem``), or None."""
+    if current.config.contract_multiplier != config.contract_multiplier:
+        return "contract_multiplier of an existing market cannot change"
+    if _switches_to_continuous(current.config, config) and config.status not in (
+        MarketStatus.ACTIVE,
+        MarketStatus.HALTED,
+    ):
+        return (
+            "switching a BATCH market to CONTINUOUS clears its book in a last auction: "
+            "do it with status ACTIVE (or HALTED, which cancels every order instead)"
+        )
+    return None
 
 
 def price_update(state: State, update: PriceUpdate, out: Emitter) -> State:

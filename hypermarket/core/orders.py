@@ -55,9 +55,10 @@ from __future__ import annotations
 import msgspec
 
 from hypermarket.core.emit import Emitter
-from hypermarket.core.market_step import RESTING_TIFS, MarketStep
-from hypermarket.core.markets import locate
+from hypermarket.core.lookup import locate
+from hypermarket.core.market_step import RESTING_TIFS, MarketStep, cancelled
 from hypermarket.core.state import MarketState, State
+from hypermarket.matching.auction import reach
 from hypermarket.matching.book import AccountOrders, BookEditor
 from hypermarket.matching.continuous import match, would_cross
 from hypermarket.models import (
@@ -67,6 +68,7 @@ from hypermarket.models import (
     CancelOrder,
     CancelReason,
     MarketStatus,
+    MatchingMode,
     NewOrder,
     Order,
     OrderAccepted,
@@ -75,6 +77,7 @@ from hypermarket.models import (
     OrderType,
     Rejected,
     RejectReason,
+    SelfTradePrevention,
     Side,
     TimeInForce,
 )
@@ -127,6 +130,14 @@ def _price_risk_problem(market: MarketState, side: Side, price: int) -> Problem 
     return None
 
 
+def _reference_price(market: MarketState, side: Side) -> int:
+    """The price a MARKET order waiting in a batch market is margined at: band edge, or mark."""
+    band_bps = market.config.price_band_bps
+    if band_bps:
+        return band_limit(side, market.mark_price, band_bps)
+    return market.mark_price
+
+
 def _new_order_problem(
     market: MarketState,
     editor: BookEditor,
@@ -148,6 +159,11 @@ def _new_order_problem(
             return RejectReason.MARKET_NOT_ACTIVE, status
     if is_market and order.time_in_force in RESTING_TIFS:
         return RejectReason.INVALID_ORDER_TYPE, "a MARKET order must be IOC or FOK"
+    batch = market.config.matching_mode is MatchingMode.BATCH
+    if batch and order.time_in_force is TimeInForce.FOK:
+        return RejectReason.INVALID_ORDER_TYPE, "FOK is not available in a BATCH market"
+    if batch and order.reduce_only:
+        return RejectReason.INVALID_ORDER_TYPE, "reduce-only is not available in a BATCH market"
     if is_market and order.price != 0:
         return RejectReason.INVALID_PRICE, "a MARKET order carries price 0"
     if not is_market and order.price <= 0:
@@ -160,7 +176,8 @@ def _new_order_problem(
         )
     if problem is None:
         problem = _price_risk_problem(market, order.side, order.price)
-    if problem is None and not is_market:
+    if problem is None and (batch or not is_market):
+        price = _reference_price(market, order.side) if is_market else order.price
         problem = policy_for(market.config).order_problem(
             market.config,
             market.mark_price,
@@ -168,7 +185,7 @@ def _new_order_problem(
             resting,
             order.side,
             order.quantity,
-            order.price * order.quantity,
+            price * order.quantity,
             order.reduce_only,
         )
     if (
@@ -201,18 +218,22 @@ def new_order(state: State, order: NewOrder, out: Emitter) -> State:
     if problem is not None:
         out.emit(market_id, OrderRejected(order.client_order_id, order.account, *problem))
         return state
+    is_market = order.order_type is OrderType.MARKET
+    batch = found.config.matching_mode is MatchingMode.BATCH
     taker = Order(
         state.next_order_id,
         order.account,
         order.client_order_id,
         order.side,
-        order.price,
+        _reference_price(found, order.side) if is_market and batch else order.price,
         order.quantity,
         order.time_in_force,
         order.stp,
         order.reduce_only,
+        is_market,
     )
-    is_market = order.order_type is OrderType.MARKET
+    if batch:
+        return _collect(state, step, order, taker)
     band_bps = found.config.price_band_bps
     if not is_market:
         limit: int | None = order.price
@@ -251,6 +272,45 @@ def new_order(state: State, order: NewOrder, out: Emitter) -> State:
     )
     step.emit_match(taker, result)
     step.settle_remainder(taker, result)
+    return _finish(state, step, state.next_order_id + 1)
+
+
+def _collect(state: State, step: MarketStep, order: NewOrder, taker: Order) -> State:
+    """Rest an accepted order of a batch market for the next auction (``core.auction``).
+
+    Self-trade prevention acts here, on arrival: the account's own resting
+    orders on the other side that the new one would trade with are handled by
+    its mode, so that no auction can pair an account with itself.
+    """
+    step.emit(
+        OrderAccepted(
+            taker.order_id,
+            order.client_order_id,
+            order.account,
+            order.side,
+            order.price,
+            order.quantity,
+        )
+    )
+    editor = step.editor
+    own = [editor.resting(order_id) for order_id in editor.account_order_ids(order.account)]
+    crossing = [
+        resting
+        for resting in own
+        if resting.side is not taker.side
+        and (
+            reach(taker) >= reach(resting)
+            if taker.side is Side.BUY
+            else reach(taker) <= reach(resting)
+        )
+    ]
+    if crossing and taker.stp is not SelfTradePrevention.CANCEL_TAKER:
+        for resting in crossing:
+            step.cancel(resting, CancelReason.SELF_TRADE)
+    if crossing and taker.stp is not SelfTradePrevention.CANCEL_MAKER:
+        step.emit(cancelled(taker, taker.remaining, CancelReason.SELF_TRADE))
+    else:
+        editor.rest(taker)
     return _finish(state, step, state.next_order_id + 1)
 
 

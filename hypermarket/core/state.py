@@ -25,6 +25,8 @@ class MarketState(msgspec.Struct, frozen=True, gc=False):
     ``accounts`` holds each account's isolated margin in this market;
     ``fee_balance`` is the exchange's fee account for the market (fees
     charged less rebates paid).  Money in collateral base units.
+    ``last_clearing_price`` is the last auction's price (batch markets), the
+    reference of the next auction when there is no mark price.
     """
 
     config: MarketConfig
@@ -34,6 +36,7 @@ class MarketState(msgspec.Struct, frozen=True, gc=False):
     index_price: int = 0
     accounts: Map[bytes, Account] = msgspec.field(default_factory=Map)
     fee_balance: int = 0
+    last_clearing_price: int = 0
 
 
 class State(msgspec.Struct, frozen=True, gc=False):

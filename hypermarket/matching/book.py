@@ -31,7 +31,7 @@ from collections.abc import Sequence
 import msgspec
 from immutables import Map
 
-from hypermarket.models import Order, Side
+from hypermarket.models import Order, Side, TimeInForce
 
 
 class Level(msgspec.Struct, frozen=True, gc=False):
@@ -42,10 +42,18 @@ class Level(msgspec.Struct, frozen=True, gc=False):
 
 
 class SideBook(msgspec.Struct, frozen=True, gc=False):
-    """One side of a book: levels by price and the prices sorted best first."""
+    """One side of a book: levels by price, the prices sorted best first, expiring orders.
+
+    ``expiring`` holds, oldest first, the ids of the orders of a batch market
+    that live only until its next auction: MARKET orders (which are in no
+    level: they take any price) and IOC limit orders (which are also in their
+    level).  It is always empty in a continuous market, where such orders never
+    rest.
+    """
 
     levels: Map[int, Level]
     prices: tuple[int, ...]
+    expiring: tuple[int, ...] = ()
 
 
 class AccountOrders(msgspec.Struct, frozen=True, gc=False):
@@ -137,11 +145,12 @@ def better_first_key(side: Side) -> int:
 class _SideEditor:
     """Mutable view of one side during a step."""
 
-    __slots__ = ("levels", "prices", "sign", "touched")
+    __slots__ = ("expiring", "levels", "prices", "sign", "touched")
 
     def __init__(self, side_book: SideBook, side: Side) -> None:
         self.levels = side_book.levels.mutate()
         self.prices = side_book.prices
+        self.expiring = side_book.expiring
         self.sign = -1 if side is Side.BUY else 1
         self.touched: set[int] = set()
 
@@ -159,7 +168,7 @@ class _SideEditor:
             self.prices = prices[:at] + prices[at + 1 :]
 
     def finish(self) -> SideBook:
-        return SideBook(levels=self.levels.finish(), prices=self.prices)
+        return SideBook(levels=self.levels.finish(), prices=self.prices, expiring=self.expiring)
 
 
 class BookEditor:
@@ -211,6 +220,14 @@ class BookEditor:
     def all_order_ids(self) -> list[int]:
         return sorted(self.book.orders.keys())
 
+    def prices(self, side: Side) -> tuple[int, ...]:
+        """The prices of ``side``'s levels, best first."""
+        return self._peek(side).prices
+
+    def expiring(self, side: Side) -> tuple[int, ...]:
+        """Ids of the orders on ``side`` that expire at the next auction, oldest first."""
+        return self._peek(side).expiring
+
     def best_price(self, side: Side) -> int | None:
         prices = self._peek(side).prices
         return prices[0] if prices else None
@@ -236,18 +253,21 @@ class BookEditor:
     # ---------------------------------------------------------------- writing
 
     def rest(self, order: Order) -> None:
-        """Add ``order`` at the back of its price level."""
+        """Add ``order`` at the back of its level and, if it expires, of the expiring queue."""
         editor = self._side(order.side)
-        price = order.price
-        level = editor.levels.get(price)
-        if level is None:
-            editor.levels[price] = Level((order.order_id,), order.remaining)
-            editor.insert_price(price)
-        else:
-            editor.levels[price] = Level(
-                (*level.order_ids, order.order_id), level.quantity + order.remaining
-            )
-        editor.touched.add(price)
+        if order.is_market or order.time_in_force is TimeInForce.IOC:
+            editor.expiring = (*editor.expiring, order.order_id)
+        if not order.is_market:
+            price = order.price
+            level = editor.levels.get(price)
+            if level is None:
+                editor.levels[price] = Level((order.order_id,), order.remaining)
+                editor.insert_price(price)
+            else:
+                editor.levels[price] = Level(
+                    (*level.order_ids, order.order_id), level.quantity + order.remaining
+                )
+            editor.touched.add(price)
         self._orders[order.order_id] = order
         account = self._accounts.get(order.account, NO_ORDERS)
         self._accounts[order.account] = account.adjusted(
@@ -257,16 +277,22 @@ class BookEditor:
     def remove(self, order: Order) -> None:
         """Take a resting ``order`` out of the book entirely."""
         editor = self._side(order.side)
-        price = order.price
-        level = editor.levels[price]
-        ids = level.order_ids
-        if len(ids) == 1:
-            del editor.levels[price]
-            editor.remove_price(price)
-        else:
-            at = ids.index(order.order_id)
-            editor.levels[price] = Level(ids[:at] + ids[at + 1 :], level.quantity - order.remaining)
-        editor.touched.add(price)
+        if order.is_market or order.time_in_force is TimeInForce.IOC:
+            at = editor.expiring.index(order.order_id)
+            editor.expiring = editor.expiring[:at] + editor.expiring[at + 1 :]
+        if not order.is_market:
+            price = order.price
+            level = editor.levels[price]
+            ids = level.order_ids
+            if len(ids) == 1:
+                del editor.levels[price]
+                editor.remove_price(price)
+            else:
+                at = ids.index(order.order_id)
+                editor.levels[price] = Level(
+                    ids[:at] + ids[at + 1 :], level.quantity - order.remaining
+                )
+            editor.touched.add(price)
         del self._orders[order.order_id]
         account = self._accounts[order.account]
         client_ids = account.ids.delete(order.client_order_id)
@@ -277,12 +303,13 @@ class BookEditor:
 
     def shrink(self, order: Order, remaining: int) -> Order:
         """Lower a resting order's open quantity to ``remaining`` (> 0), keeping its priority."""
-        editor = self._side(order.side)
-        level = editor.levels[order.price]
-        editor.levels[order.price] = Level(
-            level.order_ids, level.quantity - order.remaining + remaining
-        )
-        editor.touched.add(order.price)
+        if not order.is_market:
+            editor = self._side(order.side)
+            level = editor.levels[order.price]
+            editor.levels[order.price] = Level(
+                level.order_ids, level.quantity - order.remaining + remaining
+            )
+            editor.touched.add(order.price)
         shrunk = msgspec.structs.replace(order, remaining=remaining)
         self._orders[order.order_id] = shrunk
         account = self._accounts[order.account]

@@ -84,6 +84,7 @@ class RejectReason(enum.IntEnum):
     INSUFFICIENT_MARGIN = 19
     POST_ONLY_WOULD_CROSS = 20
     FOK_NOT_FILLABLE = 21
+    NOT_BATCH_MARKET = 22
 
 
 class CancelReason(enum.IntEnum):

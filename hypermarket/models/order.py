@@ -10,7 +10,11 @@ from hypermarket.models.enums import SelfTradePrevention, Side, TimeInForce
 class Order(msgspec.Struct, frozen=True, gc=False, array_like=True):
     """An order the engine accepted; ``remaining`` is its open quantity in lots.
 
-    ``price`` is 0 only for a MARKET order, which never rests.
+    A MARKET order (``is_market``) has no limit.  In a continuous market it
+    never rests and its ``price`` is 0.  In a batch market it waits for the next
+    auction in its side's market queue, and ``price`` holds the reference price
+    its margin was checked at (``risk.margin``), which is also what its
+    account's exposure counts; the auction lets it trade at any price.
     """
 
     order_id: int
@@ -22,3 +26,4 @@ class Order(msgspec.Struct, frozen=True, gc=False, array_like=True):
     time_in_force: TimeInForce
     stp: SelfTradePrevention
     reduce_only: bool
+    is_market: bool = False

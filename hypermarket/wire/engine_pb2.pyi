@@ -77,6 +77,7 @@ class RejectReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REJECT_REASON_INSUFFICIENT_MARGIN: _ClassVar[RejectReason]
     REJECT_REASON_POST_ONLY_WOULD_CROSS: _ClassVar[RejectReason]
     REJECT_REASON_FOK_NOT_FILLABLE: _ClassVar[RejectReason]
+    REJECT_REASON_NOT_BATCH_MARKET: _ClassVar[RejectReason]
 
 class CancelReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -137,6 +138,7 @@ REJECT_REASON_INSUFFICIENT_COLLATERAL: RejectReason
 REJECT_REASON_INSUFFICIENT_MARGIN: RejectReason
 REJECT_REASON_POST_ONLY_WOULD_CROSS: RejectReason
 REJECT_REASON_FOK_NOT_FILLABLE: RejectReason
+REJECT_REASON_NOT_BATCH_MARKET: RejectReason
 CANCEL_REASON_UNSPECIFIED: CancelReason
 CANCEL_REASON_USER: CancelReason
 CANCEL_REASON_IOC_REMAINDER: CancelReason
