@@ -18,7 +18,7 @@ from collections import defaultdict
 import msgspec
 
 from hypermarket.core import State, initial_state, state_hash, step
-from hypermarket.models import Input
+from hypermarket.models import AuctionResult, AuctionTick, Input
 from hypermarket.simulation.flow import FlowGenerator
 
 
@@ -37,8 +37,10 @@ def _percentile(sorted_ns: list[int], fraction: float) -> float:
     return sorted_ns[index] / 1_000
 
 
-def _prepare(seed: int, events: int, markets: int) -> tuple[State, list[tuple[str, Input]]]:
-    generator = FlowGenerator(seed, markets=markets)
+def _prepare(
+    seed: int, events: int, markets: int, batch_markets: int = 0
+) -> tuple[State, list[tuple[str, Input]]]:
+    generator = FlowGenerator(seed, markets=markets, batch_markets=batch_markets)
     state = initial_state()
     for _, inp in generator.setup():
         state, _ = step(state, inp)
@@ -52,11 +54,13 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 50, 100)
 
 
-def run_pass(seed: int, events: int, markets: int, gc_mode: str) -> PassResult:
+def run_pass(
+    seed: int, events: int, markets: int, gc_mode: str, batch_markets: int = 1
+) -> PassResult:
     """One measured pass over a freshly prepared flow."""
     gc.unfreeze()
     gc.set_threshold(700, 10, 10)
-    state, flow = _prepare(seed, events, markets)
+    state, flow = _prepare(seed, events, markets, batch_markets)
     if gc_mode == "tuned":
         tune_gc()
     start = time.perf_counter()
@@ -91,3 +95,25 @@ def format_pass(result: PassResult) -> str:
     for kind, (p50, p99, count) in result.percentiles_us.items():
         lines.append(f"  {kind:<10} {count:>8} {p50:>8.1f} {p99:>8.1f}")
     return "\n".join(lines)
+
+
+def auction_clearing(orders: int, seed: int = 1) -> tuple[int, int, float]:
+    """(resting orders, lots traded, seconds) of one ``AuctionTick`` on a batch market.
+
+    The market gets ``orders`` GTC limits whose bids and asks overlap around
+    one mid, so the auction has a real cross to find and allocate (orders that
+    self-trade prevention cancels on arrival are not counted as resting).
+    """
+    generator = FlowGenerator(seed, markets=1, accounts=orders, initial_depth=0, batch_markets=1)
+    market_id = generator.market_ids[0]
+    state = initial_state()
+    for _, inp in (*generator.setup(), *generator.crossed_depth(market_id, orders)):
+        state, _ = step(state, inp)
+    resting = len(state.markets[market_id].book.orders)
+    tick = Input(AuctionTick(market_id), generator.ts_ns + 1, 0)
+    start = time.perf_counter()
+    _, outputs = step(state, tick)
+    seconds = time.perf_counter() - start
+    result = outputs[0].body
+    assert isinstance(result, AuctionResult)
+    return resting, result.volume, seconds

@@ -41,11 +41,20 @@ def _fold_inputs(args: argparse.Namespace) -> int:
 def _bench_core(args: argparse.Namespace) -> int:
     print(
         f"bench core: seed {args.seed}, {args.events} events, {args.markets} markets "
-        "(mix: hypermarket/simulation/flow.py)"
+        f"({args.batch_markets} BATCH; mix: hypermarket/simulation/flow.py)"
     )
     for gc_mode in args.gc:
-        result = bench_core.run_pass(args.seed, args.events, args.markets, gc_mode)
+        result = bench_core.run_pass(
+            args.seed, args.events, args.markets, gc_mode, args.batch_markets
+        )
         print(bench_core.format_pass(result), flush=True)
+    for orders in args.auction_orders:
+        resting, volume, seconds = bench_core.auction_clearing(orders, args.seed)
+        print(
+            f"auction: {resting} resting orders, {volume} lots traded, "
+            f"cleared in {seconds * 1000:.1f} ms",
+            flush=True,
+        )
     return 0
 
 
@@ -67,6 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
     core.add_argument("--events", type=int, default=100_000)
     core.add_argument("--seed", type=int, default=1)
     core.add_argument("--markets", type=int, default=4)
+    core.add_argument(
+        "--batch-markets", type=int, default=1, help="how many of the markets are BATCH"
+    )
+    core.add_argument(
+        "--auction-orders",
+        type=int,
+        nargs="*",
+        default=[10_000, 100_000],
+        help="time one auction over books of these sizes",
+    )
     core.add_argument("--gc", nargs="+", choices=("default", "tuned"), default=["default", "tuned"])
     core.set_defaults(handler=_bench_core)
     return parser

@@ -25,6 +25,9 @@ refuses an order: the flow measures the checks, not their refusals), and a
 pre-fill of ``initial_depth`` passive orders per market, so the book has
 realistic depth before the measured mix starts.  Accounts are drawn from a small pool so that
 self-trade prevention happens now and then.
+
+The last ``batch_markets`` markets match in batch auctions: their orders rest
+(crossing ones too) and 2 % of their events are an ``AuctionTick``.
 """
 
 from __future__ import annotations
@@ -32,13 +35,17 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 
+import msgspec
+
 from hypermarket.models import (
     AmendOrder,
+    AuctionTick,
     CancelOrder,
     Deposit,
     Input,
     InputBody,
     MarketConfig,
+    MatchingMode,
     NewOrder,
     OrderType,
     PriceUpdate,
@@ -67,9 +74,11 @@ class FlowGenerator:
         spread_ticks: int = 50,
         initial_depth: int = 2_000,
         market_ids: list[int] | None = None,
+        batch_markets: int = 0,
     ) -> None:
         self.rng = random.Random(seed)
         self.market_ids = market_ids if market_ids is not None else list(range(1, markets + 1))
+        self.batch_ids = frozenset(self.market_ids[len(self.market_ids) - batch_markets :])
         self.accounts = [account_address(i + 1) for i in range(accounts)]
         self.spread_ticks = spread_ticks
         self.initial_depth = initial_depth
@@ -86,6 +95,10 @@ class FlowGenerator:
         """Market creation and the initial depth."""
         for market_id in self.market_ids:
             config = MarketConfig(market_id=market_id, symbol=f"SIM{market_id}-PERP")
+            if market_id in self.batch_ids:
+                config = msgspec.structs.replace(
+                    config, matching_mode=MatchingMode.BATCH, auction_interval_ms=1_000
+                )
             yield self._input(UpsertMarket(config, 1), "upsert")
             mid = self.mids[market_id]
             yield self._input(PriceUpdate(market_id, mid, mid), "price")
@@ -118,6 +131,15 @@ class FlowGenerator:
             market_id, side, price, self.rng.randint(1, 10), TimeInForce.GTC, "passive"
         )
 
+    def crossed_depth(self, market_id: int, count: int) -> Iterator[tuple[str, Input]]:
+        """``count`` GTC limits whose bids and asks overlap around the mid (an auction's input)."""
+        mid = self.mids[market_id]
+        for _ in range(count):
+            side = Side.BUY if self.rng.random() < 0.5 else Side.SELL
+            price = mid + self.rng.randint(-self.spread_ticks, self.spread_ticks)
+            qty = self.rng.randint(1, 10)
+            yield self._new(market_id, side, price, qty, TimeInForce.GTC, "crossed")
+
     def _recent_order(self, market_id: int) -> tuple[bytes, int] | None:
         account = self.rng.choice(self.accounts)
         recent = self.recent.get((market_id, account))
@@ -132,6 +154,9 @@ class FlowGenerator:
             market_id = rng.choice(self.market_ids)
             self.mids[market_id] = max(1_000, self.mids[market_id] + rng.randint(-1, 1))
             roll = rng.random()
+            if market_id in self.batch_ids and roll < 0.02:
+                yield self._input(AuctionTick(market_id), "auction")
+                continue
             if roll < 0.01:
                 mid = self.mids[market_id]
                 yield self._input(PriceUpdate(market_id, mid, mid), "price")
