@@ -5,13 +5,11 @@ are built before the clock starts, so the figure is ``step`` alone: no wire
 decoding, no log, no bus.  Two passes per garbage-collector setting: one
 untimed (events/s), one timing every step (p50/p99 per kind).  The collector
 settings compared are Python's defaults and the engine's tuning
-(``observability.gc_tuning``: ``gc.freeze()`` after set-up and a high
-threshold for the oldest generation).
+(``observability.gc_tuning``).
 """
 
 from __future__ import annotations
 
-import gc
 import time
 from collections import defaultdict
 
@@ -19,6 +17,7 @@ import msgspec
 
 from hypermarket.core import State, initial_state, state_hash, step
 from hypermarket.models import AuctionResult, AuctionTick, Input
+from hypermarket.observability.gc_tuning import default_gc, tune_gc
 from hypermarket.simulation.flow import FlowGenerator
 
 
@@ -47,19 +46,11 @@ def _prepare(
     return state, list(generator.events(events))
 
 
-def tune_gc() -> None:
-    """The engine's collector tuning: freeze the start-up heap, rarely run full collections."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
-
-
 def run_pass(
     seed: int, events: int, markets: int, gc_mode: str, batch_markets: int = 1
 ) -> PassResult:
     """One measured pass over a freshly prepared flow."""
-    gc.unfreeze()
-    gc.set_threshold(700, 10, 10)
+    default_gc()
     state, flow = _prepare(seed, events, markets, batch_markets)
     if gc_mode == "tuned":
         tune_gc()

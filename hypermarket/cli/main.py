@@ -12,7 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from hypermarket.cli import bench_core, fold_inputs
+from hypermarket.cli import bench_core, durability, fold_inputs
+from hypermarket.persistence import PersistenceError
 
 
 class UsageError(Exception):
@@ -69,6 +70,25 @@ def build_parser() -> argparse.ArgumentParser:
     inputs.add_argument("--outputs", type=Path, help="write outputs here instead of stdout")
     inputs.add_argument("--format", choices=fold_inputs.FORMATS, help="override the suffix")
     inputs.set_defaults(handler=_fold_inputs)
+    wal = fold_kinds.add_parser("wal", help="rebuild a shard's state from its write-ahead log")
+    wal.add_argument("dir", type=Path, help="the shard's WAL folder")
+    wal.add_argument("--snapshot", type=Path, help="start from this snapshot file")
+    wal.add_argument("--until", type=int, help="stop after this shard input sequence")
+    wal.add_argument(
+        "--verify", action="store_true", help="recompute every logged output; exit 1 on a diff"
+    )
+    wal.set_defaults(handler=lambda a: durability.fold_wal(a.dir, a.snapshot, a.until, a.verify))
+
+    snapshot = commands.add_parser("snapshot", help="look into snapshot files")
+    snapshot_kinds = snapshot.add_subparsers(dest="snapshot_kind", required=True)
+    inspect = snapshot_kinds.add_parser("inspect", help="header, markets, orders, accounts")
+    inspect.add_argument("file", type=Path)
+    inspect.add_argument("--json", action="store_true", help="machine-readable output")
+    inspect.set_defaults(handler=lambda a: durability.snapshot_inspect(a.file, a.json))
+    diff = snapshot_kinds.add_parser("diff", help="what differs between two snapshots")
+    diff.add_argument("first", type=Path)
+    diff.add_argument("second", type=Path)
+    diff.set_defaults(handler=lambda a: durability.snapshot_diff(a.first, a.second))
 
     bench = commands.add_parser("bench", help="measure the engine")
     bench_kinds = bench.add_subparsers(dest="bench_kind", required=True)
@@ -88,6 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     core.add_argument("--gc", nargs="+", choices=("default", "tuned"), default=["default", "tuned"])
     core.set_defaults(handler=_bench_core)
+    wal_bench = bench_kinds.add_parser("wal", help="WAL appends, recovery and snapshot figures")
+    wal_bench.add_argument("--dir", type=Path, help="where to write (default: a temp folder)")
+    wal_bench.add_argument("--records", type=int, default=20_000)
+    wal_bench.add_argument("--resting-orders", type=int, default=1_000_000)
+    wal_bench.set_defaults(
+        handler=lambda a: durability.bench_wal(a.dir, a.records, a.resting_orders)
+    )
     return parser
 
 
@@ -95,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.handler(args)
-    except UsageError as exc:
+    except (UsageError, PersistenceError) as exc:
         print(f"hypermarket: {exc}", file=sys.stderr)
         return 2
     return code

@@ -11,6 +11,9 @@ old market is untouched.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import msgspec
 
 from hypermarket.core.emit import Emitter
@@ -35,17 +38,15 @@ from hypermarket.risk.ledger import Ledger
 class MarketStep:
     """Mutable, local to one call of ``step``: never stored, never shared."""
 
-    __slots__ = ("editor", "ledger", "market", "market_id", "out")
+    __slots__ = ("editor", "emit", "ledger", "market", "market_id")
 
     def __init__(self, market: MarketState, out: Emitter) -> None:
         self.market = market
         self.market_id = market.config.market_id
         self.editor = BookEditor(market.book)
         self.ledger = Ledger(market.accounts, market.config, market.fee_balance)
-        self.out = out
-
-    def emit(self, body: OutputBody) -> None:
-        self.out.emit(self.market_id, body)
+        self.emit: Callable[[OutputBody], None] = functools.partial(out.emit, self.market_id)
+        """Emit one output of this market."""
 
     def cancel(self, order: Order, reason: CancelReason) -> None:
         """Take a resting order out and say so."""
@@ -98,6 +99,8 @@ class MarketStep:
         editor = self.editor
         for address in self.ledger.changed:
             exposure = editor.exposure(address)
+            if not (exposure.reduce_only_buy_qty or exposure.reduce_only_sell_qty):
+                continue
             for side in (Side.BUY, Side.SELL):
                 excess = exposure.reduce_only_qty(side)
                 if excess:
@@ -138,20 +141,22 @@ class MarketStep:
             self._trim_reduce_only()
         market = self.market
         editor = self.editor
+        before = market.book
+        book = editor.finish()
         after = msgspec.structs.replace(
-            market,
-            book=editor.finish(),
-            accounts=ledger.finish(),
-            fee_balance=ledger.fee_balance,
+            market, book=book, accounts=ledger.finish(), fee_balance=ledger.fee_balance
         )
+        emit = self.emit
         for side, touched in editor.touched_sides():
-            for delta in side_deltas(
-                side, market.book.side(side), after.book.side(side), touched, depth
-            ):
-                self.emit(delta)
+            if side is Side.BUY:
+                deltas = side_deltas(side, before.bids, book.bids, touched, depth)
+            else:
+                deltas = side_deltas(side, before.asks, book.asks, touched, depth)
+            for delta in deltas:
+                emit(delta)
         for address in ledger.changed:
             account = ledger.account(address)
-            self.emit(
+            emit(
                 PositionUpdate(
                     address,
                     account.size,

@@ -11,7 +11,9 @@ as is a change of ``contract_multiplier`` of an existing market (it would
 change the meaning of every open position and order).
 
 Switching ``matching_mode``: CONTINUOUS to BATCH keeps the (uncrossed) book as
-it is.  BATCH to CONTINUOUS first runs one last auction under the batch
+it is, except reduce-only orders, which a batch market does not take (an
+auction cannot cap them without changing its volume): they are cancelled,
+reason REDUCE_ONLY.  BATCH to CONTINUOUS first runs one last auction under the batch
 configuration (``core.auction.clear_book``: its result, fills and
 cancellations follow the ``MarketUpdated``), so the continuous book starts
 uncrossed and nothing trades silently; it is refused unless the new status is
@@ -89,12 +91,26 @@ def upsert_market(state: State, upsert: UpsertMarket, out: Emitter) -> State:
         for order_id in step.editor.all_order_ids():
             step.cancel(step.editor.resting(order_id), CancelReason.MARKET_HALTED)
         current = step.finish(state.book_delta_depth)
+    elif _switches_to_batch(current.config, config):
+        reduce_only = sorted(oid for oid, order in current.book.orders.items() if order.reduce_only)
+        if reduce_only:
+            step = MarketStep(current, out)
+            for order_id in reduce_only:
+                step.cancel(step.editor.resting(order_id), CancelReason.REDUCE_ONLY)
+            current = step.finish(state.book_delta_depth)
     elif _switches_to_continuous(current.config, config):
         step = MarketStep(current, out)
         price = clear_book(step)
         current = remember_clearing(step.finish(state.book_delta_depth), price)
     return with_market(
         state, msgspec.structs.replace(current, config=config, revision=upsert.revision)
+    )
+
+
+def _switches_to_batch(before: MarketConfig, after: MarketConfig) -> bool:
+    return (
+        before.matching_mode is MatchingMode.CONTINUOUS
+        and after.matching_mode is MatchingMode.BATCH
     )
 
 

@@ -27,7 +27,8 @@ field).  The same price with a smaller or equal quantity keeps time priority;
 anything else takes the order out and puts it back at the end of the queue at
 its new price.  A re-entered order that crosses the book trades like a new
 GTC order (a POST_ONLY order, or any order in a POST_ONLY market, is rejected
-instead and stays as it was).
+instead and stays as it was).  In a batch market nothing trades before the
+auction: the re-entered order rests, after self-trade prevention on arrival.
 
 Risk comes between the order's own rules and the match (``risk.margin``):
 a mark price must exist (NO_MARK_PRICE), a limit must lie inside the price
@@ -191,7 +192,7 @@ def _new_order_problem(
     if (
         problem is None
         and order.time_in_force is TimeInForce.POST_ONLY
-        and would_cross(editor, order.side, order.price)
+        and _would_trade(editor, order.side, order.price, batch)
     ):
         problem = RejectReason.POST_ONLY_WOULD_CROSS, "a POST_ONLY order may not trade on arrival"
     return problem
@@ -292,26 +293,44 @@ def _collect(state: State, step: MarketStep, order: NewOrder, taker: Order) -> S
             order.quantity,
         )
     )
+    _rest_for_auction(step, taker)
+    return _finish(state, step, state.next_order_id + 1)
+
+
+def _rest_for_auction(step: MarketStep, order: Order) -> None:
+    """Rest ``order`` in a batch market after self-trade prevention on arrival.
+
+    The account's own resting orders on the other side that ``order`` could
+    trade with are handled by its mode: CANCEL_MAKER cancels them,
+    CANCEL_TAKER cancels ``order`` instead of resting it, CANCEL_BOTH does both.
+    """
     editor = step.editor
-    own = [editor.resting(order_id) for order_id in editor.account_order_ids(order.account)]
+    buying = order.side is Side.BUY
     crossing = [
         resting
-        for resting in own
-        if resting.side is not taker.side
-        and (
-            reach(taker) >= reach(resting)
-            if taker.side is Side.BUY
-            else reach(taker) <= reach(resting)
-        )
+        for resting in map(editor.resting, editor.account_order_ids(order.account))
+        if resting.side is not order.side
+        and (reach(order) >= reach(resting) if buying else reach(order) <= reach(resting))
     ]
-    if crossing and taker.stp is not SelfTradePrevention.CANCEL_TAKER:
+    if crossing and order.stp is not SelfTradePrevention.CANCEL_TAKER:
         for resting in crossing:
             step.cancel(resting, CancelReason.SELF_TRADE)
-    if crossing and taker.stp is not SelfTradePrevention.CANCEL_MAKER:
-        step.emit(cancelled(taker, taker.remaining, CancelReason.SELF_TRADE))
+    if crossing and order.stp is not SelfTradePrevention.CANCEL_MAKER:
+        step.emit(cancelled(order, order.remaining, CancelReason.SELF_TRADE))
     else:
-        editor.rest(taker)
-    return _finish(state, step, state.next_order_id + 1)
+        editor.rest(order)
+
+
+def _would_trade(editor: BookEditor, side: Side, price: int, batch: bool) -> bool:
+    """Whether a limit at ``price`` would trade with the book (POST_ONLY's test).
+
+    In a batch market a waiting MARKET order on the other side trades with
+    any price, so it counts as crossing too.
+    """
+    if would_cross(editor, side, price):
+        return True
+    opposite = Side.SELL if side is Side.BUY else Side.BUY
+    return batch and any(editor.resting(i).is_market for i in editor.expiring(opposite))
 
 
 def _find_order(
@@ -403,7 +422,8 @@ def amend_order(state: State, amend: AmendOrder, out: Emitter) -> State:
     qty = amend.new_quantity or order.remaining
     problem = _amend_problem(found, step, order, amend, price, qty)
     keeps_priority = price == order.price and qty <= order.remaining
-    crossing = not keeps_priority and would_cross(editor, order.side, price)
+    batch = found.config.matching_mode is MatchingMode.BATCH
+    crossing = not keeps_priority and _would_trade(editor, order.side, price, batch)
     if (
         problem is None
         and crossing
@@ -415,7 +435,7 @@ def amend_order(state: State, amend: AmendOrder, out: Emitter) -> State:
         problem = RejectReason.POST_ONLY_WOULD_CROSS, "the amended order would trade"
     moved = msgspec.structs.replace(order, price=price, remaining=qty)
     result = None
-    if problem is None and crossing:
+    if problem is None and crossing and not batch:
         editor.remove(order)
         result = match(editor, step.ledger, moved, price)
         if step.ledger.overflowed():
@@ -439,7 +459,10 @@ def amend_order(state: State, amend: AmendOrder, out: Emitter) -> State:
         step.settle_remainder(moved, result)
     else:
         editor.remove(order)
-        editor.rest(moved)
+        if batch:
+            _rest_for_auction(step, moved)
+        else:
+            editor.rest(moved)
     return _finish(state, step, state.next_order_id)
 
 

@@ -27,10 +27,13 @@ of each side.
 
 Allocation at clearing price ``c``: buys are ranked MARKET first, then by
 price (highest first), then by time; sells likewise (lowest price first).
-Walking both rankings, the first ``V`` lots of each side trade.  Every order
-strictly better than ``c`` fills whole (``V`` is maximal, so the better
-orders cannot exceed it) and at ``c`` the side with surplus fills by time
-priority.  Trades pair the two walks in order; all print at ``c``.
+Walking both rankings, the first ``V`` lots of each side trade: the side
+without surplus fills whole, and on the side with surplus the orders ranked
+first fill whole, one fills in part and the rest wait.  So an order priced
+better than ``c`` can go unfilled when better-ranked orders of its side
+already hold ``V`` (bids 102 x 5 and 101 x 3 against asks 100 x 5 and 102 x 3
+clear 5 lots at 100, all to the 102 bid).  Trades pair the two walks in
+order; all print at ``c``.
 """
 
 from __future__ import annotations

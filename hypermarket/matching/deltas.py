@@ -62,6 +62,14 @@ def _same_levels_deltas(
     """
     prices = after.prices
     levels = after.levels
+    if len(touched) == 1:
+        (price,) = touched
+        if len(prices) > depth:
+            bound = prices[depth - 1]
+            if price < bound if side is Side.BUY else price > bound:
+                return []
+        level = levels[price]
+        return [BookDelta(side, price, level.quantity, len(level.order_ids))]
     if len(prices) > depth:
         bound = prices[depth - 1]
         if side is Side.BUY:

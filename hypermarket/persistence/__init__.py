@@ -54,6 +54,7 @@ from hypermarket.persistence.inspect import (
     diff_states,
     inspect_snapshot,
     market_summaries,
+    render_fold,
     render_inspection,
 )
 from hypermarket.persistence.recovery import Recovery, recover
@@ -102,6 +103,7 @@ __all__ = [
     "market_summaries",
     "read_snapshot",
     "recover",
+    "render_fold",
     "render_inspection",
     "replay",
 ]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import msgspec
@@ -161,6 +161,20 @@ def replay(
     )
 
 
+PROGRESS_EVERY = 4096
+
+
+def _reporting(
+    records: Iterable[Record], progress: Callable[[int, int], None], last_input_seq: int
+) -> Iterator[Record]:
+    """``records`` as they are, calling ``progress`` every ``PROGRESS_EVERY`` inputs and last."""
+    for record in records:
+        if record.kind is RecordKind.INPUT and record.shard_seq % PROGRESS_EVERY == 0:
+            progress(record.shard_seq, last_input_seq)
+        yield record
+    progress(last_input_seq, last_input_seq)
+
+
 def check_layout(state: State, layout: Layout, source: Path) -> None:
     """Refuse to fold a WAL into a state of another shard or layout."""
     if Layout.of(state) != layout:
@@ -172,9 +186,11 @@ def fold(
     snapshot: Path | None = None,
     until: int | None = None,
     verify: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> FoldResult:
     """Replay the WAL in ``wal_dir``, from ``snapshot`` if given, else from the shard's empty
     state; stop after input ``until`` if given; with ``verify``, check every logged output.
+    ``progress``, if given, is called now and then with (input reached, last input logged).
 
     This is ``python -m hypermarket fold wal DIR [--snapshot FILE] [--until SEQ] [--verify]``.
     It only reads: a torn tail is reported in ``torn_tail`` and not replayed, not cut.
@@ -200,8 +216,11 @@ def fold(
         raise ReplayError(
             snapshot or wal_dir, f"--until {until} is before the start at input {start.input_seq}"
         )
+    records = records_from(scan.segments, start.input_seq + 1)
+    if progress is not None:
+        records = _reporting(records, progress, scan.last_input_seq)
     result = replay(
-        records_from(scan.segments, start.input_seq + 1),
+        records,
         start,
         stream_seq,
         source=wal_dir,

@@ -1,8 +1,8 @@
 """Looking into states and snapshots: summaries, a JSON-ready description, and differences.
 
 These back the operator commands (``python -m hypermarket snapshot inspect FILE [--json]``,
-``snapshot diff A B``, and the per-market summary ``fold`` prints); each returns plain data or
-text so that the CLI only prints it.  Everything comes out in a fixed order (markets by id,
+``snapshot diff A B``, and what ``fold wal`` prints); each returns plain data or text so that
+the CLI only prints it.  Everything comes out in a fixed order (markets by id,
 orders by id, levels best price first, accounts by address), so two runs over the same state
 print the same text.
 
@@ -27,6 +27,7 @@ from immutables import Map
 from hypermarket.core import MarketState, State
 from hypermarket.matching.book import SideBook
 from hypermarket.models import Side
+from hypermarket.persistence.fold import FoldResult
 from hypermarket.persistence.snapshot import read_snapshot
 
 
@@ -141,8 +142,11 @@ def inspect_snapshot(path: Path) -> dict[str, Any]:
     }
 
 
-def _price(price: int | None) -> str:
-    return "-" if price is None else str(price)
+def _book_line(bids: int, asks: int, best_bid: int | None, best_ask: int | None) -> str:
+    def price(value: int | None) -> str:
+        return "-" if value is None else str(value)
+
+    return f"{bids} bids / {asks} asks resting, best {price(best_bid)} / {price(best_ask)}"
 
 
 def render_inspection(description: dict[str, Any]) -> str:
@@ -161,10 +165,40 @@ def render_inspection(description: dict[str, Any]) -> str:
         top = market["top_of_book"]
         lines.append(
             f"  market {market['market_id']} {market['symbol']} ({market['config']['status']}, "
-            f"revision {market['revision']}): {top['resting_bids']} bids / "
-            f"{top['resting_asks']} asks resting, best {_price(top['best_bid'])} / "
-            f"{_price(top['best_ask'])}"
+            f"revision {market['revision']}): "
+            + _book_line(top["resting_bids"], top["resting_asks"], top["best_bid"], top["best_ask"])
         )
+    return "\n".join(lines)
+
+
+def render_fold(result: FoldResult) -> str:
+    """The text ``fold wal`` prints: where the fold started and ended, the state hash, the
+    verification (when asked), a torn tail it did not replay, and one line per market."""
+    start = f"snapshot {result.snapshot}" if result.snapshot else "the shard's empty state"
+    lines = [
+        f"folded {result.inputs_replayed} inputs from {start} to input "
+        f"{result.last_input_seq} (stream sequence {result.last_stream_seq})",
+        f"state hash {result.state_hash}",
+    ]
+    if result.torn_tail is not None:
+        tail = result.torn_tail
+        lines.append(
+            f"torn tail not replayed: {tail.path} at offset {tail.offset}, "
+            f"{tail.bytes_cut} bytes ({tail.reason})"
+        )
+    verification = result.verification
+    if verification is not None:
+        lines.append(
+            f"verify: {verification.checked} outputs identical, "
+            f"{verification.unlogged} recomputed past the last logged one"
+            if verification.mismatch is None
+            else f"verify FAILED: {verification.mismatch.describe()}"
+        )
+    lines += [
+        f"market {s.market_id} {s.symbol}: "
+        + _book_line(s.resting_bids, s.resting_asks, s.best_bid, s.best_ask)
+        for s in market_summaries(result.state)
+    ]
     return "\n".join(lines)
 
 
@@ -277,5 +311,6 @@ __all__ = [
     "diff_states",
     "inspect_snapshot",
     "market_summaries",
+    "render_fold",
     "render_inspection",
 ]

@@ -202,7 +202,8 @@ class SnapshotStore:
     def oldest_input_seq(self) -> int | None:
         """The ``input_seq`` of the oldest snapshot kept: what ``Wal.prune`` may prune up to."""
         paths = self.paths()
-        return int(paths[0].name.split(".")[0]) if paths else None
+        match = _NAME.match(paths[0].name) if paths else None
+        return int(match.group(1)) if match else None
 
     def write(self, state: State, last_stream_seq: int) -> Path:
         """Write a snapshot of ``state`` atomically, then keep only the newest ``keep``.

@@ -227,14 +227,7 @@ class Wal:
             self._fd = os.open(last.path, os.O_WRONLY | os.O_APPEND)
         except OSError as error:
             raise DurabilityError(last.path, f"cannot open for append: {error.strerror}") from error
-        self._path = last.path
-        self._header = last.header
-        self._size = last.end
-        self._records = last.records
-        self._input_seq = last.last_input_seq
-        self._output_seq = last.last_output_seq
-        self._stream_seq = last.last_stream_seq
-        self._crc = last.last_crc
+        self._activate(last)
 
     def _create_segment(self, header: SegmentHeader) -> None:
         path = self.directory / segment_name(header.first_input_seq)
@@ -244,19 +237,34 @@ class Wal:
             except OSError as error:
                 raise DurabilityError(path, f"cannot create: {error.strerror}") from error
             self._fd = fd
-            self._path = path
             write_all(fd, encode_segment_header(header), path)
             if self._mode != "never":
                 fsync_file(fd, path)
                 fsync_directory(self.directory)
-        self._header = header
-        self._size = SEGMENT_HEADER_BYTES
-        self._records = 0
-        self._input_seq = header.first_input_seq - 1
-        self._output_seq = header.output_seq_before
-        self._stream_seq = header.stream_seq_before
-        self._crc = header.chain_seed
         self._window.reset(header.first_input_seq)
+        self._activate(
+            SegmentInfo(
+                path=path,
+                header=header,
+                end=SEGMENT_HEADER_BYTES,
+                records=0,
+                last_input_seq=header.first_input_seq - 1,
+                last_output_seq=header.output_seq_before,
+                last_stream_seq=header.stream_seq_before,
+                last_crc=header.chain_seed,
+            )
+        )
+
+    def _activate(self, info: SegmentInfo) -> None:
+        """Make ``info``'s segment, open on ``self._fd``, the one appends go to."""
+        self._path = info.path
+        self._header = info.header
+        self._size = info.end
+        self._records = info.records
+        self._input_seq = info.last_input_seq
+        self._output_seq = info.last_output_seq
+        self._stream_seq = info.last_stream_seq
+        self._crc = info.last_crc
 
     # ------------------------------------------------------------------ appending
 

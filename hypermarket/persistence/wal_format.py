@@ -127,6 +127,11 @@ class FormatError(ValueError):
     the reader that knows them adds them)."""
 
 
+class BrokenRecordError(FormatError):
+    """A record whose CRC is valid but whose content breaks the format: it was written that
+    way, so it is not a torn write."""
+
+
 def segment_name(first_input_seq: int) -> str:
     return f"{first_input_seq:020d}.wal"
 
@@ -240,7 +245,7 @@ def decode_record(data: bytes, offset: int, prev_crc: int) -> tuple[Record, int,
     if crc != stored:
         raise FormatError("record CRC mismatch")
     if kind not in (RecordKind.INPUT, RecordKind.OUTPUT):
-        raise FormatError(f"unknown record kind {kind}")
+        raise BrokenRecordError(f"unknown record kind {kind}")
     payload = data[offset + RECORD_HEADER_BYTES : end]
     return Record(RecordKind(kind), shard_seq, stream_seq, ts_ns, payload), crc, end
 
@@ -261,6 +266,7 @@ __all__ = [
     "RECORD_HEADER_BYTES",
     "SEGMENT_HEADER_BYTES",
     "SEGMENT_MAGIC",
+    "BrokenRecordError",
     "Consumed",
     "FormatError",
     "Layout",

@@ -29,8 +29,9 @@ What is a torn tail and what is damage:
   costs little even in a large segment.
 * Anything else is damage and raises ``WalCorruptionError`` naming the file and the offset:
   a bad record followed by valid ones, any bad record or trailing bytes in a segment that is
-  not the last, a record whose CRC is valid but whose sequence breaks the rules (a writer
-  produced it: that is a bug, not a crash), a segment that does not continue its predecessor.
+  not the last, a record whose CRC is valid but whose kind or sequence breaks the rules (a
+  writer produced it: that is a bug, not a crash), a segment that does not continue its
+  predecessor.
 * A last segment too short to hold its header (the crash came as it was being created) is a
   torn tail too: the whole file goes.
 
@@ -56,6 +57,7 @@ from hypermarket.persistence.wal_format import (
     MAX_PAYLOAD_BYTES,
     RECORD_HEADER_BYTES,
     SEGMENT_HEADER_BYTES,
+    BrokenRecordError,
     FormatError,
     Layout,
     Record,
@@ -155,7 +157,8 @@ def _walk(data: bytes, offset: int, end: int, cursor: _Cursor) -> Iterator[Recor
         try:
             record, crc, after = decode_record(data, offset, cursor.crc)
         except FormatError as problem:
-            raise _DamageError(offset, str(problem), torn=True) from None
+            torn = not isinstance(problem, BrokenRecordError)
+            raise _DamageError(offset, str(problem), torn=torn) from None
         broken = cursor.advance(record, crc)
         if broken is not None:
             raise _DamageError(offset, broken, torn=False)

@@ -64,7 +64,7 @@ def band_limit(side: Side, mark_price: int, band_bps: int) -> int:
 
 
 def fits_int64(*values: int) -> bool:
-    return -INT64_MAX - 1 <= min(values) and max(values) <= INT64_MAX
+    return min(values) >= -INT64_MAX - 1 and max(values) <= INT64_MAX
 
 
 def equity_after_fills(
@@ -128,24 +128,29 @@ class IsolatedMargin:
         reduce_only: bool,
     ) -> Problem | None:
         """Reduce-only, position limit and initial margin, in ``RejectReason`` order."""
-        if reduce_only:
-            reducible = -account.size if side is Side.BUY else account.size
-            if qty + exposure.reduce_only_qty(side) > max(reducible, 0):
-                return (
-                    RejectReason.REDUCE_ONLY_WOULD_INCREASE,
-                    f"position {account.size} leaves {max(reducible, 0)} lots to reduce, "
-                    f"{exposure.reduce_only_qty(side)} already in reduce-only orders",
-                )
-        total_qty = exposure.qty(side) + qty
+        size = account.size
+        if side is Side.BUY:
+            open_qty, open_notional = exposure.buy_qty, exposure.buy_notional
+            reducible, other_reduce_only = -size, exposure.reduce_only_buy_qty
+        else:
+            open_qty, open_notional = exposure.sell_qty, exposure.sell_notional
+            reducible, other_reduce_only = size, exposure.reduce_only_sell_qty
+        if reduce_only and qty + other_reduce_only > max(reducible, 0):
+            return (
+                RejectReason.REDUCE_ONLY_WOULD_INCREASE,
+                f"position {size} leaves {max(reducible, 0)} lots to reduce, "
+                f"{other_reduce_only} already in reduce-only orders",
+            )
+        total_qty = open_qty + qty
         if config.max_position:
-            worst = account.size + total_qty if side is Side.BUY else account.size - total_qty
+            worst = size + total_qty if side is Side.BUY else size - total_qty
             if abs(worst) > config.max_position:
                 return (
                     RejectReason.POSITION_LIMIT,
                     f"position could reach {worst} lots, limit {config.max_position}",
                 )
         equity, margin = equity_after_fills(
-            account, side, total_qty, exposure.notional(side) + notional_ticks, mark_price, config
+            account, side, total_qty, open_notional + notional_ticks, mark_price, config
         )
         if equity < margin:
             return (

@@ -1,7 +1,8 @@
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -496,3 +497,9 @@ class OutputEvent(_message.Message):
     cancel_all_done: CancelAllDone
     rejected: Rejected
     def __init__(self, shard: _Optional[int] = ..., seq: _Optional[int] = ..., input_seq: _Optional[int] = ..., ts_ns: _Optional[int] = ..., market_id: _Optional[int] = ..., request_id: _Optional[int] = ..., order_accepted: _Optional[_Union[OrderAccepted, _Mapping]] = ..., order_rejected: _Optional[_Union[OrderRejected, _Mapping]] = ..., order_cancelled: _Optional[_Union[OrderCancelled, _Mapping]] = ..., order_amended: _Optional[_Union[OrderAmended, _Mapping]] = ..., fill: _Optional[_Union[Fill, _Mapping]] = ..., book_delta: _Optional[_Union[BookDelta, _Mapping]] = ..., position_update: _Optional[_Union[PositionUpdate, _Mapping]] = ..., market_updated: _Optional[_Union[MarketUpdated, _Mapping]] = ..., auction_result: _Optional[_Union[AuctionResult, _Mapping]] = ..., cancel_all_done: _Optional[_Union[CancelAllDone, _Mapping]] = ..., rejected: _Optional[_Union[Rejected, _Mapping]] = ...) -> None: ...
+
+class OutputBatch(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[OutputEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[OutputEvent, _Mapping]]] = ...) -> None: ...
