@@ -350,8 +350,13 @@ class Wal:
         self._input_seq, self._stream_seq, self._crc = seq, stream, crc
         return seq
 
-    def append_outputs(self, outputs: Sequence[Output]) -> None:
+    def append_outputs(
+        self, outputs: Sequence[Output], encoded: Sequence[bytes] | None = None
+    ) -> None:
         """Log the outputs of the last input batch, in ``seq`` order, without an fsync.
+
+        ``encoded``, if given, holds each output's ``OutputEvent`` bytes already
+        (the engine encodes them once, for the bus and the log).
 
         Raises ``ValueError`` (nothing written) for an output out of sequence, of another
         shard, or of an input that is not in the last batch.
@@ -363,7 +368,7 @@ class Wal:
         records: list[Record] = []
         last_input = 0
         stream = 0
-        for output in outputs:
+        for index, output in enumerate(outputs):
             found = self._window.stream_seq_of(output.input_seq)
             if output.shard != self.layout.shard or output.seq != seq + 1:
                 raise ValueError(
@@ -377,7 +382,13 @@ class Wal:
                 )
             seq, last_input, stream = output.seq, output.input_seq, found
             records.append(
-                Record(RecordKind.OUTPUT, seq, stream, output.ts_ns, encode_output(output))
+                Record(
+                    RecordKind.OUTPUT,
+                    seq,
+                    stream,
+                    output.ts_ns,
+                    encode_output(output) if encoded is None else encoded[index],
+                )
             )
         crc = self._write(records)
         self._window.close_before(stream)
@@ -450,6 +461,8 @@ class Wal:
         holes.  Returns the removed paths.
         """
         self._check_usable()
+        if not self._closed:
+            return ()
         starts = [info.header.first_input_seq for info in self._closed[1:]]
         starts.append(self._header.first_input_seq)
         removable = [

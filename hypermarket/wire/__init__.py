@@ -10,9 +10,11 @@ from hypermarket.wire.codec import (
     decode_input_json,
     encode_input,
     encode_output,
+    encode_output_batch,
     input_to_json,
     output_from_bytes,
     output_to_json,
+    outputs_from_batch,
 )
 from hypermarket.wire.framing import read_delimited, write_delimited
 
@@ -21,9 +23,11 @@ __all__ = [
     "decode_input_json",
     "encode_input",
     "encode_output",
+    "encode_output_batch",
     "input_to_json",
     "output_from_bytes",
     "output_to_json",
+    "outputs_from_batch",
     "read_delimited",
     "write_delimited",
 ]

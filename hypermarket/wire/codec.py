@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, TypeVar, cast
 
 import msgspec
@@ -98,6 +98,7 @@ from hypermarket.models.outputs import (
     Rejected,
 )
 from hypermarket.wire import engine_pb2 as pb
+from hypermarket.wire.framing import varint
 
 __all__ = [
     "decode_input",
@@ -571,3 +572,27 @@ def output_from_bytes(data: bytes) -> Output:
         request_id=event.request_id,
         body=body,
     )
+
+
+def encode_output_batch(encoded: Sequence[bytes]) -> bytes:
+    """An ``OutputBatch`` of already encoded ``OutputEvent``s (one output-stream message).
+
+    Field 1 of ``OutputBatch`` is ``repeated OutputEvent``: its wire form is each
+    event's bytes behind tag 0x0A and a varint length, so the batch is framed
+    here without building the message again.
+    """
+    parts: list[bytes] = []
+    for event in encoded:
+        parts.append(b"\x0a")
+        parts.append(varint(len(event)))
+        parts.append(event)
+    return b"".join(parts)
+
+
+def outputs_from_batch(data: bytes) -> list[Output]:
+    """The outputs of one output-stream message; raises ValueError on bad data."""
+    try:
+        batch = pb.OutputBatch.FromString(data)
+    except DecodeError as exc:
+        raise ValueError(f"not an OutputBatch: {exc}") from exc
+    return [output_from_bytes(event.SerializeToString()) for event in batch.events]

@@ -23,7 +23,7 @@ from typing import Final
 _MAX_VARINT_BYTES: Final = 10  # a 64-bit varint never needs more
 
 
-def _varint(value: int) -> bytes:
+def varint(value: int) -> bytes:
     out = bytearray()
     while value > 0x7F:
         out.append((value & 0x7F) | 0x80)
@@ -47,7 +47,7 @@ def _read_varint(data: bytes, pos: int) -> tuple[int, int] | None:
 
 def write_delimited(messages: Iterable[bytes]) -> bytes:
     """Frame each message with its length as a varint and join them."""
-    return b"".join(_varint(len(message)) + message for message in messages)
+    return b"".join(varint(len(message)) + message for message in messages)
 
 
 def read_delimited(data: bytes) -> Iterator[bytes]:
