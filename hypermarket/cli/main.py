@@ -12,7 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from hypermarket.cli import bench_core, durability, fold_inputs
+from hypermarket.cli import bench_core, durability, fold_inputs, run
+from hypermarket.config import ConfigError
 from hypermarket.persistence import PersistenceError
 
 
@@ -59,9 +60,22 @@ def _bench_core(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    config = run.resolve_config(args.config, args.data_dir, args.shards)
+    return run.run(config)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hypermarket", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("run", help="run the engine until SIGINT or SIGTERM")
+    serve.add_argument("--config", type=Path, help="YAML config (default: embedded NATS, 1 shard)")
+    serve.add_argument(
+        "--data-dir", type=Path, default=Path("data"), help="without --config: where data goes"
+    )
+    serve.add_argument("--shards", help="the shards this process owns, e.g. 0,2 (default: all)")
+    serve.set_defaults(handler=_run)
 
     fold = commands.add_parser("fold", help="replay inputs through the pure core")
     fold_kinds = fold.add_subparsers(dest="fold_kind", required=True)
@@ -122,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.handler(args)
-    except (UsageError, PersistenceError) as exc:
+    except (UsageError, PersistenceError, ConfigError) as exc:
         print(f"hypermarket: {exc}", file=sys.stderr)
         return 2
     return code

@@ -36,5 +36,8 @@ def _plain(value: object, name: str = "") -> object:
 
 
 def describe(config: Config) -> str:
-    """``config`` as commented YAML that ``load_config`` reads back to an equal ``Config``."""
+    """``config`` as YAML, after one comment line, in schema order.
+
+    ``load_config`` reads the text back to an equal ``Config`` unless a secret was set.
+    """
     return _HEADER + yaml.safe_dump(_plain(config), sort_keys=False, allow_unicode=True)

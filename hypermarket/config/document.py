@@ -7,8 +7,8 @@ editors jump to them).  Two traps of plain ``yaml.safe_load`` are closed:
 * a key given twice in one mapping is an error, where PyYAML silently keeps the last one (a
   second ``nats:`` section would otherwise erase the first without a word);
 * a scalar that its tag or its look promises but cannot deliver (``2024-02-30`` read as a
-  date, ``!!int abc``) makes PyYAML's constructors raise bare ``ValueError``s without a
-  position; they are turned into YAML errors at the scalar's position.
+  date, ``!!int abc``, ``!!bool maybe``) makes PyYAML's constructors raise Python's own
+  ``ValueError`` or ``KeyError``, without a position; they become YAML errors at the scalar.
 
 Nesting deep enough to exhaust Python's stack (``[[[[...``) is reported as too deep rather
 than escaping as ``RecursionError``.
@@ -16,11 +16,11 @@ than escaping as ``RecursionError``.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, ScalarNode
 
@@ -30,7 +30,7 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """``SafeLoader`` that refuses duplicate keys and locates every constructor failure."""
+    """``SafeLoader`` that refuses duplicate keys and locates every scalar it cannot read."""
 
     def construct_object(self, node: Node, deep: bool = False) -> Any:
         try:
@@ -40,17 +40,20 @@ class _StrictLoader(yaml.SafeLoader):
             problem = f"{node.value!r} is not a valid {tag} ({exc}); quote it to make it a string"
             raise ConstructorError(None, None, problem, node.start_mark) from exc
 
-    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Hashable, Any]:
-        seen: dict[object, int] = {}
+    def compose_mapping_node(self, anchor: Any) -> MappingNode:
+        # Checked on the composed nodes, before any merge key ("<<") splices in other pairs:
+        # those may override by design.  Keys compare as written (tag and text).
+        node = super().compose_mapping_node(anchor)
+        seen: dict[tuple[str, str], int] = {}
         for key_node, _ in node.value:
             if not isinstance(key_node, ScalarNode) or key_node.tag == _MERGE_TAG:
-                continue  # merges may override by design; complex keys fail on their own
-            key = self.construct_object(key_node)
+                continue
+            key = (key_node.tag, key_node.value)
             if key in seen:
-                problem = f"duplicate key {key!r} (first given on line {seen[key]})"
-                raise ConstructorError(None, None, problem, key_node.start_mark)
+                problem = f"duplicate key {key_node.value!r} (first given on line {seen[key]})"
+                raise ComposerError(None, None, problem, key_node.start_mark)
             seen[key] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep)
+        return node
 
 
 def _position(text: str, index: int) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from hypermarket.config.checks import check
 from hypermarket.config.convert import convert
 from hypermarket.config.document import read_document
 from hypermarket.config.environment import apply_environment
-from hypermarket.config.errors import ConfigError
+from hypermarket.config.errors import ConfigError, Problem
 from hypermarket.config.schema import Config
 
 
@@ -53,15 +53,15 @@ def _build(
     )
     problems = overrides.problems + problems
     if problems:
-        lines = []
-        for where, reason in problems:
-            label = overrides.label(where)
-            if label != where:
-                lines.append(f"{label}: {reason}")
-            elif where:
-                lines.append(f"{source}: {where}: {reason}")
-            else:
-                lines.append(f"{source}: {reason}")
-        raise ConfigError(lines)
+        raise ConfigError([_line(source, problem, overrides.label) for problem in problems])
     assert config is not None, "the walk failed to build a config without saying why"
     return config
+
+
+def _line(source: str, problem: Problem, label: Callable[[str], str]) -> str:
+    """``problem`` as the operator reads it: under its variable if the environment gave the
+    value, else under the file (``source``) and the key path."""
+    where, reason = problem
+    if label(where) != where:
+        return f"{label(where)}: {reason}"
+    return f"{source}: {where}: {reason}" if where else f"{source}: {reason}"

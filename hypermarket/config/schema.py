@@ -2,13 +2,17 @@
 
 The classes are the schema.  The loader (``convert``) walks them to type a YAML document, so a
 field's Python type, its ``msgspec.Meta`` bounds and its default are the whole definition of an
-option: there is no second list of keys or limits to keep in step.  Every struct forbids unknown
-fields, holds absolute paths only, and is what the engine receives; the file syntax is described
-for operators in ``config/example.yaml``.
+option: there is no second list of keys or limits to keep in step.  Every struct is frozen,
+forbids unknown fields and takes keyword arguments only (msgspec does not inherit
+``kw_only``, hence no common base class).  A loaded ``Config`` holds absolute paths only and is
+what the engine receives; the file syntax is described for operators in
+``config/example.yaml``.
 
 Four defaults depend on other settings and are therefore not msgspec defaults: ``shards`` (every
 shard of ``shard_count``) and the three folders under ``data_dir``.  ``DERIVED`` lists them;
-the loader fills them in, so a ``Config`` never holds "unset".
+the loader fills them in, so a ``Config`` never holds "unset".  The msgspec defaults of whole
+sections (``nats: NatsConfig = NatsConfig()``) serve code that builds a config directly; the
+loader builds an absent section from an empty mapping instead, through the same walk.
 """
 
 from __future__ import annotations
