@@ -5,7 +5,6 @@ it with an empty environment, and compares the full text of the ``ConfigError``.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -284,16 +283,6 @@ def test_files_named_in_the_config_must_be_readable(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_an_unreadable_credentials_file_is_named(tmp_path: Path) -> None:
-    seed = tmp_path / "engine.nk"
-    seed.write_text("SU...", encoding="utf-8")
-    seed.chmod(0)
-    assert error(CHECKED_URL + "  nkeys_seed_file: engine.nk\n") == (
-        f"x.yaml: nats.nkeys_seed_file: file is not readable (permission denied): {seed}"
-    )
-
-
 def test_all_problems_are_listed_in_schema_order() -> None:
     text = "log: {level: LOUD}\nshard_count: 0\nnats:\n  url: x\nmarkets:\n  - {symbol: A}\n"
     assert error(text).splitlines() == [
@@ -369,14 +358,6 @@ def test_a_missing_or_unreadable_file_is_named(tmp_path: Path) -> None:
     (tmp_path / "folder.yaml").mkdir()
     with pytest.raises(ConfigError, match=r"^folder\.yaml: cannot read the file: Is a directory$"):
         load_config(Path("folder.yaml"), {})
-
-
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_an_unreadable_config_file_is_named(tmp_path: Path) -> None:
-    (tmp_path / "x.yaml").write_text("shard_count: 1\n", encoding="utf-8")
-    (tmp_path / "x.yaml").chmod(0)
-    with pytest.raises(ConfigError, match=r"^x\.yaml: cannot read the file: Permission denied$"):
-        load_config(Path("x.yaml"), {})
 
 
 def test_environment_mistakes_name_the_variable(tmp_path: Path) -> None:
