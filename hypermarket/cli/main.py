@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from hypermarket.cli import bench_core, durability, fold_inputs, run
-from hypermarket.config import ConfigError
+from hypermarket.config import ConfigError, describe, load_config
 from hypermarket.persistence import PersistenceError
 
 
@@ -65,6 +65,11 @@ def _run(args: argparse.Namespace) -> int:
     return run.run(config)
 
 
+def _config_check(args: argparse.Namespace) -> int:
+    print(describe(load_config(args.file)), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hypermarket", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -76,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--shards", help="the shards this process owns, e.g. 0,2 (default: all)")
     serve.set_defaults(handler=_run)
+
+    config = commands.add_parser("config", help="check a configuration file")
+    config_kinds = config.add_subparsers(dest="config_kind", required=True)
+    check = config_kinds.add_parser("check", help="validate FILE and print the effective config")
+    check.add_argument("file", type=Path)
+    check.set_defaults(handler=_config_check)
 
     fold = commands.add_parser("fold", help="replay inputs through the pure core")
     fold_kinds = fold.add_subparsers(dest="fold_kind", required=True)
