@@ -52,21 +52,27 @@ class AsyncioThread:
     """
 
     def __init__(self, name: str) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._loop.set_exception_handler(_log_loop_exception)
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
         """The loop (for code that runs on it and needs to schedule more work there)."""
+        assert self._loop is not None, "start() first"
         return self._loop
 
     def _main(self) -> None:
-        asyncio.set_event_loop(self._loop)
+        # The loop is made in its own thread: a Trio thread may refuse to make one (once
+        # trio_asyncio is imported, its event loop policy does).
+        loop = self._loop = asyncio.new_event_loop()
+        loop.set_exception_handler(_log_loop_exception)
+        asyncio.set_event_loop(loop)
+        self._ready.set()
         try:
-            self._loop.run_forever()
+            loop.run_forever()
         finally:
-            self._loop.close()
+            loop.close()
 
     async def run(self, fn: Callable[[*Ts], Coroutine[Any, Any, T]], *args: *Ts) -> T:
         """Run ``fn(*args)`` on the loop and return its result (or raise its exception) in Trio.
@@ -83,7 +89,7 @@ class AsyncioThread:
             with suppress(trio.RunFinishedError):
                 token.run_sync_soon(done.set)
 
-        future = asyncio.run_coroutine_threadsafe(fn(*args), self._loop)
+        future = asyncio.run_coroutine_threadsafe(fn(*args), self.loop)
         future.add_done_callback(wake)
         try:
             await done.wait()
@@ -94,18 +100,19 @@ class AsyncioThread:
 
     def call_soon(self, fn: Callable[[*Ts], object], *args: *Ts) -> None:
         """Schedule plain ``fn(*args)`` on the loop from any thread; returns at once."""
-        self._loop.call_soon_threadsafe(fn, *args)
+        self.loop.call_soon_threadsafe(fn, *args)
 
     def start(self) -> None:
-        """Start the thread (``open_asyncio_thread`` does this)."""
+        """Start the thread and wait for its loop (``open_asyncio_thread`` does this)."""
         self._thread.start()
+        self._ready.wait()
 
     async def stop(self) -> None:
         """Cancel every task left on the loop, stop the loop and join the thread."""
         if not self._thread.is_alive():
             return
         await self.run(_cancel_other_tasks)
-        self._loop.call_soon_threadsafe(self._loop.stop)
+        self.loop.call_soon_threadsafe(self.loop.stop)
         await trio.to_thread.run_sync(self._thread.join)
 
 

@@ -128,13 +128,19 @@ def answers(port: int, timeout_s: float = 0.5) -> bool:
 
 
 def start_process(binary: Path, config: Path, store_dir: Path) -> subprocess.Popen[bytes]:
-    """Start the server with ``config``; its output is appended to the log in ``store_dir``."""
+    """Start the server with ``config``; its output is appended to the log in ``store_dir``.
+
+    The server gets a session of its own, so a Ctrl-C at the engine's terminal
+    reaches only the engine, which then stops the server itself, last, after
+    the shards have published and snapshotted.
+    """
     with (store_dir / LOG_NAME).open("ab") as log:
         return subprocess.Popen(
             [str(binary), "-c", str(config)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
 
@@ -175,10 +181,8 @@ class _Supervisor:
             + log_tail(self.store_dir)
         )
 
-    async def watch(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Start the server, then restart it whenever it dies unasked."""
-        await self.start()
-        task_status.started()
+    async def watch(self) -> None:
+        """Restart the started server whenever it dies unasked."""
         delay = _RESTART_FIRST_DELAY_S
         while True:
             assert self.process is not None
@@ -231,8 +235,9 @@ async def open_embedded_nats(
     supervisor = _Supervisor(
         store_dir, port or free_port(), sync_interval, extra_config, ready_timeout_s
     )
+    await supervisor.start()  # outside the nursery: a failure to start raises as itself
     async with trio.open_nursery() as nursery:
-        await nursery.start(supervisor.watch)
+        nursery.start_soon(supervisor.watch)
         try:
             yield f"nats://{HOST}:{supervisor.port}"
         finally:

@@ -136,7 +136,10 @@ class OrderedFeed(Generic[T]):
 
     async def start(self) -> None:
         """Subscribe (a failure raises here, to the caller) and start supervising."""
-        self._sub = await self._subscribe()
+        try:
+            self._sub = await self._subscribe()
+        except nats.js.errors.NotFoundError as failure:
+            raise BusError(f"feed {self.name}: no stream {self._stream}") from failure
         self._task = asyncio.create_task(self._supervise(), name=f"feed {self.name}")
 
     async def stop(self) -> None:
@@ -176,7 +179,7 @@ class OrderedFeed(Generic[T]):
             try:
                 self._sub = await self._subscribe()
             except nats.js.errors.NotFoundError as failure:
-                raise BusError(f"feed {self.name}: stream {self._stream} not found") from failure
+                raise BusError(f"feed {self.name}: no stream {self._stream}") from failure
             except (TimeoutError, nats.errors.Error, OSError) as failure:
                 self.statistics.failed_subscriptions += 1
                 logger.warning(

@@ -27,7 +27,7 @@ What TCP ordering cannot cover is a reconnect in the middle of the batch (messag
 into the dying connection are lost while later ones arrive), so if the reconnect counter
 moved, or the acknowledgement failed, the whole batch is published again with an
 acknowledgement per message; the stream's duplicate window drops what was already stored.
-``bridge_bench.bench_publish`` measures this against per-message acknowledgements.
+``bridge_bench.run_publish_bench`` measures this against per-message acknowledgements.
 
 Connection.  Reconnects are unlimited by default (nats-py gives up after 60), and
 ``error_cb``, ``disconnected_cb``, ``reconnected_cb`` and ``closed_cb`` log what happens:
@@ -88,7 +88,7 @@ class BusSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """How to reach NATS and which streams to use.  Times are in seconds.
 
     At most one way to authenticate: ``user``/``password``, ``token``, ``creds_file`` (a JWT
-    and its nkey seed) or ``nkeys_seed_file``; the last two need the ``nkeys`` package.
+    and its nkey seed) or ``nkeys_seed_file`` (the ``nkeys`` extra of nats-py is a dependency).
     ``tls_ca_file`` verifies the server; ``tls_cert_file`` with ``tls_key_file`` is the client's
     certificate for mutual TLS.
     """
@@ -178,7 +178,8 @@ class BusStatistics(msgspec.Struct, frozen=True):
     consumer_failed_subscriptions: int
 
 
-def _input_message(msg: Msg, seq: int, ts_ns: int) -> InputMessage:
+def input_message(msg: Msg, seq: int, ts_ns: int) -> InputMessage:
+    """The ``InputMessage`` of a delivery of the input stream (a feed's converter)."""
     return InputMessage(seq, ts_ns, msg.data)
 
 
@@ -237,12 +238,10 @@ class _Session:
             options["password"] = settings.password
         if settings.token is not None:
             options["token"] = settings.token
-        if settings.creds_file is not None or settings.nkeys_seed_file is not None:
-            _require_nkeys()
-            if settings.creds_file is not None:
-                options["user_credentials"] = settings.creds_file
-            else:
-                options["nkeys_seed"] = settings.nkeys_seed_file
+        if settings.creds_file is not None:
+            options["user_credentials"] = settings.creds_file
+        elif settings.nkeys_seed_file is not None:
+            options["nkeys_seed"] = settings.nkeys_seed_file
         if settings.tls_ca_file is not None or settings.tls_cert_file is not None:
             context = ssl.create_default_context(
                 ssl.Purpose.SERVER_AUTH, cafile=settings.tls_ca_file
@@ -469,15 +468,6 @@ def _netloc(nc: Client) -> str:
     return str(url.netloc) if url is not None else "?"
 
 
-def _require_nkeys() -> None:
-    try:
-        import nkeys  # type: ignore[import-not-found]  # noqa: F401, PLC0415
-    except ImportError as missing:
-        raise BusError(
-            "creds_file and nkeys_seed_file need the nkeys package: pip install 'nats-py[nkeys]'"
-        ) from missing
-
-
 def _bucket_stream(bucket: str) -> str:
     return f"KV_{bucket}"
 
@@ -591,7 +581,7 @@ class NatsBus:
             settings.input_stream,
             settings.input_subject(shard),
             max(start_seq, 1),
-            _input_message,
+            input_message,
             max(settings.consumer_buffer, batch_max),
         ) as handoff:
             yield _batches(handoff, batch_max)

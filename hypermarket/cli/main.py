@@ -65,6 +65,23 @@ def _run(args: argparse.Namespace) -> int:
     return run.run(config)
 
 
+def _bench_bridge(args: argparse.Namespace) -> int:
+    from hypermarket.bus import bridge_bench  # noqa: PLC0415 - only this command needs it
+
+    print(
+        f"bench bridge: {args.messages} messages, batches of {args.batch_max}, "
+        f"server sync_interval {args.sync_interval}",
+        flush=True,
+    )
+    publishing = bridge_bench.run_publish_bench(sync_interval=args.sync_interval)
+    print(bridge_bench.format_results("publishing outputs (messages/s stored)", publishing))
+    bridges = bridge_bench.run_bridge_bench(
+        args.messages, args.batch_max, sync_interval=args.sync_interval
+    )
+    print(bridge_bench.format_results("consuming into Trio (messages/s)", bridges))
+    return 0
+
+
 def _config_check(args: argparse.Namespace) -> int:
     print(describe(load_config(args.file)), end="")
     return 0
@@ -133,6 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     core.add_argument("--gc", nargs="+", choices=("default", "tuned"), default=["default", "tuned"])
     core.set_defaults(handler=_bench_core)
+    bridge = bench_kinds.add_parser(
+        "bridge", help="nats-py into Trio: thread bridge vs guest mode vs trio-asyncio"
+    )
+    bridge.add_argument("--messages", type=int, default=100_000)
+    bridge.add_argument("--batch-max", type=int, default=256)
+    bridge.add_argument("--sync-interval", default="always", help="the test server's setting")
+    bridge.set_defaults(handler=_bench_bridge)
     wal_bench = bench_kinds.add_parser("wal", help="WAL appends, recovery and snapshot figures")
     wal_bench.add_argument("--dir", type=Path, help="where to write (default: a temp folder)")
     wal_bench.add_argument("--records", type=int, default=20_000)

@@ -15,8 +15,9 @@ input.  For every batch, in this order:
 2. apply each input with ``step`` and encode its outputs once;
 3. append the outputs to the WAL (no fsync: a crash before the next fsync
    loses only outputs, which recovery recomputes identically);
-4. publish one output message per input that produced outputs, with
-   ``Nats-Msg-Id`` ``"<shard>:<last output seq>"``, and wait until stored;
+4. publish the batch's outputs in as few messages as fit ``MESSAGE_BYTES``
+   (usually one), each with ``Nats-Msg-Id`` ``"<shard>:<its last output
+   seq>"``, and wait until stored;
 5. every ``snapshot_interval`` inputs, fsync the WAL and hand the current
    (immutable) state to a worker thread that writes the snapshot while the
    loop goes on, then prune WAL segments older than the oldest snapshot kept.
@@ -46,7 +47,7 @@ from hypermarket.observability.gc_tuning import tune_gc
 from hypermarket.observability.metrics import EngineMetrics
 from hypermarket.persistence import Consumed, Layout, Record, SnapshotStore, Wal, recover
 from hypermarket.persistence.wal import FsyncMode
-from hypermarket.wire import decode_input, encode_output, encode_output_batch, output_from_bytes
+from hypermarket.wire import decode_input, encode_output, encode_output_batch
 
 logger = logging.getLogger(__name__)
 
@@ -93,20 +94,32 @@ def published_output_seq(msg_id: str | None, shard: int) -> int:
     return int(seq)
 
 
-def _group_by_input(outputs: Sequence[Output], encoded: Sequence[bytes]) -> list[OutputMessage]:
-    """One message per input: its outputs' bytes in one ``OutputBatch``."""
+MESSAGE_BYTES = 256 * 1024
+"""Most payload bytes in one output message: well below NATS's 1 MiB default maximum."""
+
+
+def pack_outputs(shard: int, first_seq: int, encoded: Sequence[bytes]) -> list[OutputMessage]:
+    """Outputs ``first_seq``, ``first_seq + 1``, ... in as few messages as ``MESSAGE_BYTES`` allows.
+
+    Each message is an ``OutputBatch`` of consecutive outputs, named by its last
+    output's seq; where a message ends does not matter to the reader (outputs are
+    applied in ``seq`` order) and may differ after a restart, because only
+    outputs after the last stored message are published again.
+    """
     messages: list[OutputMessage] = []
-    start = 0
-    for index in range(1, len(outputs) + 1):
-        if index == len(outputs) or outputs[index].input_seq != outputs[start].input_seq:
-            last = outputs[index - 1]
-            messages.append(
-                OutputMessage(
-                    message_id(last.shard, last.seq), encode_output_batch(encoded[start:index])
-                )
-            )
-            start = index
+    start = size = 0
+    for index, event in enumerate(encoded):
+        if size and size + len(event) > MESSAGE_BYTES:
+            messages.append(_message(shard, first_seq + index - 1, encoded[start:index]))
+            start, size = index, 0
+        size += len(event) + 8
+    if start < len(encoded):
+        messages.append(_message(shard, first_seq + len(encoded) - 1, encoded[start:]))
     return messages
+
+
+def _message(shard: int, last_seq: int, encoded: Sequence[bytes]) -> OutputMessage:
+    return OutputMessage(message_id(shard, last_seq), encode_output_batch(encoded))
 
 
 class ShardLoop:
@@ -212,8 +225,9 @@ class ShardLoop:
     async def _republish(self, records: Sequence[Record]) -> None:
         if not records:
             return
-        outputs = [output_from_bytes(record.payload) for record in records]
-        messages = _group_by_input(outputs, [record.payload for record in records])
+        messages = pack_outputs(
+            self.settings.shard, records[0].shard_seq, [record.payload for record in records]
+        )
         await self._bus().publish_outputs(self.settings.shard, messages)
 
     async def _consume(self, wal: Wal, snapshots: trio.Nursery) -> None:
@@ -264,7 +278,8 @@ class ShardLoop:
         self.state = state
         self.last_stream_seq = batch[-1].stream_seq
         self._since_snapshot += len(batch)
-        await self._bus().publish_outputs(shard, _group_by_input(outputs, encoded))
+        if outputs:
+            await self._bus().publish_outputs(shard, pack_outputs(shard, outputs[0].seq, encoded))
         now_ns = time.time_ns()
         metrics.inputs.labels(label).inc(len(batch))
         metrics.batch_size.labels(label).observe(len(batch))
