@@ -21,7 +21,36 @@ from typing import Any
 
 import msgspec
 import pytest
-from support import (
+
+from hypermarket.models import (
+    AuctionResult,
+    AuctionTick,
+    CancelReason,
+    Deposit,
+    Fill,
+    Input,
+    InputBody,
+    MarketConfig,
+    MarketStatus,
+    MarketUpdated,
+    MatchingMode,
+    NewOrder,
+    OrderAccepted,
+    OrderCancelled,
+    OrderRejected,
+    OrderType,
+    Output,
+    PositionUpdate,
+    PriceUpdate,
+    Rejected,
+    RejectReason,
+    SelfTradePrevention,
+    Side,
+    TimeInForce,
+    UpsertMarket,
+)
+from hypermarket.wire import input_to_json
+from tests.support import (
     ALICE,
     BOB,
     BUY,
@@ -52,35 +81,6 @@ from support import (
     order,
     wrap,
 )
-
-from hypermarket.models import (
-    AuctionResult,
-    AuctionTick,
-    CancelReason,
-    Deposit,
-    Fill,
-    Input,
-    InputBody,
-    MarketConfig,
-    MarketStatus,
-    MarketUpdated,
-    MatchingMode,
-    NewOrder,
-    OrderAccepted,
-    OrderCancelled,
-    OrderRejected,
-    OrderType,
-    Output,
-    PositionUpdate,
-    PriceUpdate,
-    Rejected,
-    RejectReason,
-    SelfTradePrevention,
-    Side,
-    TimeInForce,
-    UpsertMarket,
-)
-from hypermarket.wire import input_to_json
 
 ACCOUNTS = (ALICE, BOB, CAROL, DAVE)
 BATCH = {"matching_mode": MatchingMode.BATCH, "auction_interval_ms": 1_000}

@@ -20,24 +20,6 @@ from itertools import pairwise
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import (
-    ALICE,
-    BOB,
-    CAROL,
-    COMFORTABLE_COLLATERAL,
-    DAVE,
-    GTC,
-    IOC,
-    POST_ONLY,
-    Exchange,
-    fund,
-    mark,
-    market,
-    market_order,
-    of,
-    order,
-    wrap,
-)
 
 from hypermarket.core import initial_state, state_hash, step
 from hypermarket.matching.auction import Clearing, clear
@@ -56,6 +38,24 @@ from hypermarket.models import (
     SelfTradePrevention,
     Side,
     TimeInForce,
+)
+from tests.support import (
+    ALICE,
+    BOB,
+    CAROL,
+    COMFORTABLE_COLLATERAL,
+    DAVE,
+    GTC,
+    IOC,
+    POST_ONLY,
+    Exchange,
+    fund,
+    mark,
+    market,
+    market_order,
+    of,
+    order,
+    wrap,
 )
 
 ACCOUNTS = (ALICE, BOB, CAROL, DAVE)

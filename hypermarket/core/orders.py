@@ -68,6 +68,7 @@ from hypermarket.models import (
     CancelAllDone,
     CancelOrder,
     CancelReason,
+    MarketConfig,
     MarketStatus,
     MatchingMode,
     NewOrder,
@@ -96,21 +97,28 @@ def _status_problem(status: MarketStatus, post_only: bool) -> str | None:
     return f"market is {status.name}: only cancels are accepted"
 
 
-def _size_problem(
-    market: MarketState, editor: BookEditor, side: Side, price: int, qty: int
-) -> Problem | None:
-    """Quantity limits, then int64 overflow of the notional and of the level total."""
-    config = market.config
+def _quantity_problem(config: MarketConfig, qty: int) -> Problem | None:
+    """``qty`` against the market's minimum and maximum (0 = no maximum)."""
     if qty < config.min_quantity or (config.max_quantity and qty > config.max_quantity):
         limit = config.max_quantity or "no limit"
         return (
             RejectReason.INVALID_QUANTITY,
             f"quantity {qty} is outside {config.min_quantity}..{limit}",
         )
-    if price * qty * config.contract_multiplier > INT64_MAX:
+    return None
+
+
+def _overflow_problem(
+    market: MarketState, editor: BookEditor, side: Side, price: int, qty: int, resting: int = 0
+) -> Problem | None:
+    """int64 overflow of the notional, or of the level total once ``qty`` lots rest at ``price``.
+
+    ``resting`` lots of the same order already at that price are not counted twice.
+    """
+    if price * qty * market.config.contract_multiplier > INT64_MAX:
         return RejectReason.OVERFLOW, "price * quantity * contract_multiplier exceeds int64"
     levels = (editor.book.bids if side is Side.BUY else editor.book.asks).levels
-    if price in levels and levels[price].quantity + qty > INT64_MAX:
+    if price in levels and levels[price].quantity - resting + qty > INT64_MAX:
         return RejectReason.OVERFLOW, f"level {price} would hold more than int64 lots"
     return None
 
@@ -169,7 +177,9 @@ def _new_order_problem(
         return RejectReason.INVALID_PRICE, "a MARKET order carries price 0"
     if not is_market and order.price <= 0:
         return RejectReason.INVALID_PRICE, f"limit price {order.price} must be positive"
-    problem = _size_problem(market, editor, order.side, order.price, order.quantity)
+    problem = _quantity_problem(market.config, order.quantity) or _overflow_problem(
+        market, editor, order.side, order.price, order.quantity
+    )
     if problem is None and order.client_order_id in resting.ids:
         problem = (
             RejectReason.DUPLICATE_CLIENT_ORDER_ID,
@@ -372,10 +382,12 @@ def cancel_order(state: State, cancel: CancelOrder, out: Emitter) -> State:
     return _finish(state, step, state.next_order_id)
 
 
-def _amend_problem(
-    market: MarketState, step: MarketStep, order: Order, amend: AmendOrder, price: int, qty: int
-) -> Problem | None:
-    """The first rule an amend breaks, in ``RejectReason`` order; risk only where risk grows."""
+def _amend_value_problem(market: MarketState, amend: AmendOrder) -> Problem | None:
+    """What is wrong with an amend before its order is looked up (``RejectReason`` order).
+
+    Only a quantity the amend gives is checked against the market's limits: an
+    amend of the price alone keeps the open quantity the order already has.
+    """
     status = _status_problem(market.config.status, post_only=True)
     if status is not None:
         return RejectReason.MARKET_NOT_ACTIVE, status
@@ -386,8 +398,16 @@ def _amend_problem(
             RejectReason.INVALID_QUANTITY,
             f"new_quantity {amend.new_quantity} must not be negative",
         )
+    return _quantity_problem(market.config, amend.new_quantity) if amend.new_quantity else None
+
+
+def _amend_problem(
+    market: MarketState, step: MarketStep, order: Order, price: int, qty: int
+) -> Problem | None:
+    """What is wrong with amending ``order`` to ``price`` and ``qty``; risk only where it grows."""
     editor = step.editor
-    problem = _size_problem(market, editor, order.side, price, qty)
+    resting = order.remaining if price == order.price else 0
+    problem = _overflow_problem(market, editor, order.side, price, qty, resting)
     if problem is not None or (price == order.price and qty <= order.remaining):
         return problem
     problem = _price_risk_problem(market, order.side, price)
@@ -405,6 +425,23 @@ def _amend_problem(
     return problem
 
 
+def _amend_target(market: MarketState, editor: BookEditor, amend: AmendOrder) -> Order | Problem:
+    """The order an amend changes, or why the amend is refused before looking further."""
+    problem = _amend_value_problem(market, amend)
+    if problem is not None:
+        return problem
+    return _find_order(editor, amend.account, amend.order_id, amend.client_order_id)
+
+
+def _post_only_cross(market: MarketState, order: Order, crossing: bool) -> Problem | None:
+    if crossing and (
+        order.time_in_force is TimeInForce.POST_ONLY
+        or market.config.status is MarketStatus.POST_ONLY
+    ):
+        return RejectReason.POST_ONLY_WOULD_CROSS, "the amended order would trade"
+    return None
+
+
 def amend_order(state: State, amend: AmendOrder, out: Emitter) -> State:
     """Change a resting order's price and/or open quantity (see the module docstring)."""
     market_id = amend.market_id
@@ -414,25 +451,21 @@ def amend_order(state: State, amend: AmendOrder, out: Emitter) -> State:
         return state
     step = MarketStep(found, out)
     editor = step.editor
-    order = _find_order(editor, amend.account, amend.order_id, amend.client_order_id)
+    order = _amend_target(found, editor, amend)
     if isinstance(order, tuple):
-        out.emit(market_id, OrderRejected(amend.client_order_id, amend.account, *order))
+        out.emit(
+            market_id,
+            OrderRejected(amend.client_order_id, amend.account, *order, amend.order_id),
+        )
         return state
     price = amend.new_price or order.price
     qty = amend.new_quantity or order.remaining
-    problem = _amend_problem(found, step, order, amend, price, qty)
     keeps_priority = price == order.price and qty <= order.remaining
     batch = found.config.matching_mode is MatchingMode.BATCH
     crossing = not keeps_priority and _would_trade(editor, order.side, price, batch)
-    if (
-        problem is None
-        and crossing
-        and (
-            order.time_in_force is TimeInForce.POST_ONLY
-            or found.config.status is MarketStatus.POST_ONLY
-        )
-    ):
-        problem = RejectReason.POST_ONLY_WOULD_CROSS, "the amended order would trade"
+    problem = _amend_problem(found, step, order, price, qty) or _post_only_cross(
+        found, order, crossing
+    )
     moved = msgspec.structs.replace(order, price=price, remaining=qty)
     result = None
     if problem is None and crossing and not batch:
