@@ -30,12 +30,13 @@ import importlib.util
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import nats
+import nats.js.errors
 import outcome
 import trio
 from nats.aio.client import Client
@@ -92,7 +93,8 @@ def format_results(title: str, results: list[BenchResult]) -> str:
 
 
 @contextlib.contextmanager
-def _server(store_dir: Path, sync_interval: str) -> Iterator[str]:
+def bench_server(store_dir: Path, sync_interval: str) -> Iterator[str]:
+    """A private nats-server for a benchmark run (plain process; yields its URL)."""
     port = free_port()
     process = start_process(
         find_nats_server(), write_config(port, store_dir, sync_interval), store_dir
@@ -109,22 +111,27 @@ def _server(store_dir: Path, sync_interval: str) -> Iterator[str]:
         process.wait()
 
 
-async def _fill(url: str, messages: int, payload_bytes: int) -> None:
+async def fill_inputs(url: str, payloads: Sequence[bytes]) -> None:
+    """Load ``payloads`` into shard 0's input subject fast (core publishes, then wait)."""
     nc = await nats.connect(url)
     js = nc.jetstream()
-    await js.add_stream(
-        StreamConfig(name="CLOB_INPUTS", subjects=["clob.inputs.>"], storage=StorageType.FILE)
-    )
-    payload = b"x" * payload_bytes
-    for _ in range(messages):
+    try:
+        await js.stream_info("CLOB_INPUTS")
+    except nats.js.errors.NotFoundError:
+        await js.add_stream(
+            StreamConfig(name="CLOB_INPUTS", subjects=["clob.inputs.>"], storage=StorageType.FILE)
+        )
+    before = (await js.stream_info("CLOB_INPUTS")).state.messages
+    for payload in payloads:
         await nc.publish(_SUBJECT, payload)
     await nc.flush()
-    while (await js.stream_info("CLOB_INPUTS")).state.messages < messages:
+    while (await js.stream_info("CLOB_INPUTS")).state.messages < before + len(payloads):
         await asyncio.sleep(0.01)
     await nc.close()
 
 
-async def _raw(url: str, messages: int) -> BenchResult:
+async def raw_consume(url: str, messages: int) -> BenchResult:
+    """The bare nats-py rate: an ordered consumer counting ``messages`` of shard 0, no Trio."""
     nc = await nats.connect(url)
     js = nc.jetstream()
     done = asyncio.get_running_loop().create_future()
@@ -258,11 +265,11 @@ def run_bridge_bench(
         )
     with (
         tempfile.TemporaryDirectory(prefix="hypermarket-bench-") as folder,
-        _server(Path(folder), sync_interval) as url,
+        bench_server(Path(folder), sync_interval) as url,
     ):
-        asyncio.run(_fill(url, messages, payload_bytes))
+        asyncio.run(fill_inputs(url, [b"x" * payload_bytes] * messages))
         results = [
-            asyncio.run(_raw(url, messages)),
+            asyncio.run(raw_consume(url, messages)),
             trio.run(_thread, url, messages, batch_max),
             asyncio.run(_guest(url, messages, batch_max)),
         ]
@@ -362,7 +369,7 @@ def run_publish_bench(
     messages -= messages % batch
     with (
         tempfile.TemporaryDirectory(prefix="hypermarket-bench-") as folder,
-        _server(Path(folder), sync_interval) as url,
+        bench_server(Path(folder), sync_interval) as url,
     ):
         results = asyncio.run(_publish_strategies(url, messages, batch, payload_bytes))
         results.append(trio.run(_publish_through_bus, url, messages, batch, payload_bytes))

@@ -15,6 +15,7 @@ from pathlib import Path
 from hypermarket.cli import bench_core, durability, fold_inputs, run
 from hypermarket.config import ConfigError, describe, load_config
 from hypermarket.persistence import PersistenceError
+from hypermarket.tools import book, demo, markets, send, tail
 
 
 class UsageError(Exception):
@@ -79,6 +80,21 @@ def _bench_bridge(args: argparse.Namespace) -> int:
         args.messages, args.batch_max, sync_interval=args.sync_interval
     )
     print(bridge_bench.format_results("consuming into Trio (messages/s)", bridges))
+    return 0
+
+
+def _bench_e2e(args: argparse.Namespace) -> int:
+    from hypermarket.cli import bench_e2e  # noqa: PLC0415 - only this command needs it
+
+    print(
+        f"bench e2e: seed {args.seed}, {args.events} events, server sync_interval "
+        f"{args.sync_interval}, batch_max {args.batch_max}",
+        flush=True,
+    )
+    result = bench_e2e.run_e2e(
+        args.events, args.seed, args.sync_interval, args.batch_max, args.paced, args.rate
+    )
+    print(bench_e2e.format_e2e(result))
     return 0
 
 
@@ -157,6 +173,14 @@ def build_parser() -> argparse.ArgumentParser:
     bridge.add_argument("--batch-max", type=int, default=256)
     bridge.add_argument("--sync-interval", default="always", help="the test server's setting")
     bridge.set_defaults(handler=_bench_bridge)
+    e2e = bench_kinds.add_parser("e2e", help="through JetStream and the engine, vs raw nats-py")
+    e2e.add_argument("--events", type=int, default=50_000)
+    e2e.add_argument("--seed", type=int, default=1)
+    e2e.add_argument("--sync-interval", default="always", help="the test server's setting")
+    e2e.add_argument("--batch-max", type=int, default=512)
+    e2e.add_argument("--paced", type=int, default=2_000, help="inputs of the latency phase")
+    e2e.add_argument("--rate", type=int, default=500, help="inputs/s of the latency phase")
+    e2e.set_defaults(handler=_bench_e2e)
     wal_bench = bench_kinds.add_parser("wal", help="WAL appends, recovery and snapshot figures")
     wal_bench.add_argument("--dir", type=Path, help="where to write (default: a temp folder)")
     wal_bench.add_argument("--records", type=int, default=20_000)
@@ -164,6 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
     wal_bench.set_defaults(
         handler=lambda a: durability.bench_wal(a.dir, a.records, a.resting_orders)
     )
+
+    # The operator tools (hypermarket/tools/): each adds its own sub-command.
+    for tool in (send, tail, book, markets, demo):
+        tool.register(commands)
     return parser
 
 
