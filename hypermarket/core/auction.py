@@ -39,20 +39,19 @@ from hypermarket.models import (
     AuctionTick,
     CancelReason,
     Fill,
-    MarketStatus,
-    MatchingMode,
     Order,
     Rejected,
     RejectReason,
     Side,
 )
+from hypermarket.models.enums import BATCH, BUY, SELL, STATUS_ACTIVE
 
 
 def _ranked(editor: BookEditor, side: Side, price: int) -> list[Order]:
     """The orders of ``side`` eligible at ``price``: MARKET first, then best price, then time."""
     ranked = [order for order in map(editor.resting, editor.expiring(side)) if order.is_market]
     for level_price in editor.prices(side):
-        if (level_price < price) if side is Side.BUY else (level_price > price):
+        if (level_price < price) if side is BUY else (level_price > price):
             break
         ranked.extend(map(editor.resting, editor.level(side, level_price).order_ids))
     return ranked
@@ -73,21 +72,21 @@ def clear_book(step: MarketStep) -> int:
     editor = step.editor
     market = step.market
     clearing = clear(
-        _levels(editor, Side.BUY),
-        _levels(editor, Side.SELL),
-        _market_lots(editor, Side.BUY),
-        _market_lots(editor, Side.SELL),
+        _levels(editor, BUY),
+        _levels(editor, SELL),
+        _market_lots(editor, BUY),
+        _market_lots(editor, SELL),
         market.mark_price or market.last_clearing_price,
     )
     step.emit(
         AuctionResult(clearing.price, clearing.volume, clearing.buy_surplus, clearing.sell_surplus)
     )
     if clearing.volume:
-        buys = _ranked(editor, Side.BUY, clearing.price)
-        sells = _ranked(editor, Side.SELL, clearing.price)
+        buys = _ranked(editor, BUY, clearing.price)
+        sells = _ranked(editor, SELL, clearing.price)
         for buy, sell, lots in allocate(buys, sells, clearing.volume):
             _trade(step, buy.order_id, sell.order_id, clearing.price, lots)
-    for side in (Side.BUY, Side.SELL):
+    for side in (BUY, SELL):
         for order_id in editor.expiring(side):
             step.cancel(editor.resting(order_id), CancelReason.AUCTION_UNFILLED)
     return clearing.price
@@ -130,7 +129,7 @@ def auction_tick(state: State, tick: AuctionTick, out: Emitter) -> State:
         out.emit(tick.market_id, Rejected(*found))
         return state
     config = found.config
-    if config.matching_mode is not MatchingMode.BATCH:
+    if config.matching_mode is not BATCH:
         out.emit(
             tick.market_id,
             Rejected(
@@ -138,7 +137,7 @@ def auction_tick(state: State, tick: AuctionTick, out: Emitter) -> State:
             ),
         )
         return state
-    if config.status is not MarketStatus.ACTIVE:
+    if config.status is not STATUS_ACTIVE:
         out.emit(
             tick.market_id,
             Rejected(

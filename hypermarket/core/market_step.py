@@ -30,8 +30,8 @@ from hypermarket.models import (
     OutputBody,
     PositionUpdate,
     Side,
-    TimeInForce,
 )
+from hypermarket.models.enums import BUY, CANCEL_IOC_REMAINDER, SELL, TIF_GTC, TIF_POST_ONLY
 from hypermarket.risk.ledger import Ledger
 
 
@@ -87,7 +87,7 @@ class MarketStep:
                 taker = msgspec.structs.replace(taker, remaining=remaining)
             self.editor.rest(taker)
         else:
-            self.emit(cancelled(taker, remaining, CancelReason.IOC_REMAINDER))
+            self.emit(cancelled(taker, remaining, CANCEL_IOC_REMAINDER))
 
     def _trim_reduce_only(self) -> None:
         """Shrink or cancel reduce-only orders that would now grow a changed position.
@@ -101,7 +101,7 @@ class MarketStep:
             exposure = editor.exposure(address)
             if not (exposure.reduce_only_buy_qty or exposure.reduce_only_sell_qty):
                 continue
-            for side in (Side.BUY, Side.SELL):
+            for side in (BUY, SELL):
                 excess = exposure.reduce_only_qty(side)
                 if excess:
                     excess -= self.ledger.reducible(address, side)
@@ -148,7 +148,7 @@ class MarketStep:
         )
         emit = self.emit
         for side, touched in editor.touched_sides():
-            if side is Side.BUY:
+            if side is BUY:
                 deltas = side_deltas(side, before.bids, book.bids, touched, depth)
             else:
                 deltas = side_deltas(side, before.asks, book.asks, touched, depth)
@@ -172,4 +172,4 @@ def cancelled(order: Order, remaining: int, reason: CancelReason) -> OrderCancel
     return OrderCancelled(order.order_id, order.client_order_id, order.account, remaining, reason)
 
 
-RESTING_TIFS = (TimeInForce.GTC, TimeInForce.POST_ONLY)
+RESTING_TIFS = (TIF_GTC, TIF_POST_ONLY)

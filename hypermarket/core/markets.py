@@ -48,15 +48,14 @@ from hypermarket.matching.book import empty_book
 from hypermarket.models import (
     CancelReason,
     MarketConfig,
-    MarketStatus,
     MarketUpdated,
-    MatchingMode,
     PriceUpdate,
     Rejected,
     RejectReason,
     UpsertMarket,
     config_problem,
 )
+from hypermarket.models.enums import BATCH, CONTINUOUS, STATUS_ACTIVE, STATUS_HALTED
 from hypermarket.models.market import INT64_MAX
 
 
@@ -86,7 +85,7 @@ def upsert_market(state: State, upsert: UpsertMarket, out: Emitter) -> State:
     out.emit(market_id, MarketUpdated(config, upsert.revision))
     if current is None:
         return with_market(state, MarketState(config, upsert.revision, empty_book()))
-    if config.status is MarketStatus.HALTED and current.book.orders:
+    if config.status is STATUS_HALTED and current.book.orders:
         step = MarketStep(current, out)
         for order_id in step.editor.all_order_ids():
             step.cancel(step.editor.resting(order_id), CancelReason.MARKET_HALTED)
@@ -108,17 +107,11 @@ def upsert_market(state: State, upsert: UpsertMarket, out: Emitter) -> State:
 
 
 def _switches_to_batch(before: MarketConfig, after: MarketConfig) -> bool:
-    return (
-        before.matching_mode is MatchingMode.CONTINUOUS
-        and after.matching_mode is MatchingMode.BATCH
-    )
+    return before.matching_mode is CONTINUOUS and after.matching_mode is BATCH
 
 
 def _switches_to_continuous(before: MarketConfig, after: MarketConfig) -> bool:
-    return (
-        before.matching_mode is MatchingMode.BATCH
-        and after.matching_mode is MatchingMode.CONTINUOUS
-    )
+    return before.matching_mode is BATCH and after.matching_mode is CONTINUOUS
 
 
 def _change_problem(current: MarketState, config: MarketConfig) -> str | None:
@@ -126,8 +119,8 @@ def _change_problem(current: MarketState, config: MarketConfig) -> str | None:
     if current.config.contract_multiplier != config.contract_multiplier:
         return "contract_multiplier of an existing market cannot change"
     if _switches_to_continuous(current.config, config) and config.status not in (
-        MarketStatus.ACTIVE,
-        MarketStatus.HALTED,
+        STATUS_ACTIVE,
+        STATUS_HALTED,
     ):
         return (
             "switching a BATCH market to CONTINUOUS clears its book in a last auction: "

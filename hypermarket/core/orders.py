@@ -70,18 +70,27 @@ from hypermarket.models import (
     CancelReason,
     MarketConfig,
     MarketStatus,
-    MatchingMode,
     NewOrder,
     Order,
     OrderAccepted,
     OrderAmended,
     OrderRejected,
-    OrderType,
     Rejected,
     RejectReason,
-    SelfTradePrevention,
     Side,
-    TimeInForce,
+)
+from hypermarket.models.enums import (
+    BATCH,
+    BUY,
+    CANCEL_USER,
+    MARKET,
+    SELL,
+    STATUS_ACTIVE,
+    STATUS_POST_ONLY,
+    STP_CANCEL_MAKER,
+    STP_CANCEL_TAKER,
+    TIF_FOK,
+    TIF_POST_ONLY,
 )
 from hypermarket.models.market import INT64_MAX
 from hypermarket.risk.accounts import Account
@@ -90,9 +99,9 @@ from hypermarket.risk.margin import Problem, band_limit, policy_for
 
 def _status_problem(status: MarketStatus, post_only: bool) -> str | None:
     """Why a market in ``status`` refuses a new or amended order, or None."""
-    if status is MarketStatus.ACTIVE or (status is MarketStatus.POST_ONLY and post_only):
+    if status is STATUS_ACTIVE or (status is STATUS_POST_ONLY and post_only):
         return None
-    if status is MarketStatus.POST_ONLY:
+    if status is STATUS_POST_ONLY:
         return "market is POST_ONLY: only POST_ONLY limit orders are accepted"
     return f"market is {status.name}: only cancels are accepted"
 
@@ -117,7 +126,7 @@ def _overflow_problem(
     """
     if price * qty * market.config.contract_multiplier > INT64_MAX:
         return RejectReason.OVERFLOW, "price * quantity * contract_multiplier exceeds int64"
-    levels = (editor.book.bids if side is Side.BUY else editor.book.asks).levels
+    levels = (editor.book.bids if side is BUY else editor.book.asks).levels
     if price in levels and levels[price].quantity - resting + qty > INT64_MAX:
         return RejectReason.OVERFLOW, f"level {price} would hold more than int64 lots"
     return None
@@ -131,7 +140,7 @@ def _price_risk_problem(market: MarketState, side: Side, price: int) -> Problem 
     band_bps = market.config.price_band_bps
     if price and band_bps:
         limit = band_limit(side, mark, band_bps)
-        if price > limit if side is Side.BUY else price < limit:
+        if price > limit if side is BUY else price < limit:
             return (
                 RejectReason.PRICE_OUT_OF_BAND,
                 f"price {price} is beyond the band limit {limit} around mark {mark}",
@@ -159,17 +168,17 @@ def _new_order_problem(
     ``account`` and ``resting`` are the ordering account's margin and resting
     orders in this market.
     """
-    is_market = order.order_type is OrderType.MARKET
-    if market.config.status is not MarketStatus.ACTIVE:
+    is_market = order.order_type is MARKET
+    if market.config.status is not STATUS_ACTIVE:
         status = _status_problem(
-            market.config.status, order.time_in_force is TimeInForce.POST_ONLY and not is_market
+            market.config.status, order.time_in_force is TIF_POST_ONLY and not is_market
         )
         if status is not None:
             return RejectReason.MARKET_NOT_ACTIVE, status
     if is_market and order.time_in_force in RESTING_TIFS:
         return RejectReason.INVALID_ORDER_TYPE, "a MARKET order must be IOC or FOK"
-    batch = market.config.matching_mode is MatchingMode.BATCH
-    if batch and order.time_in_force is TimeInForce.FOK:
+    batch = market.config.matching_mode is BATCH
+    if batch and order.time_in_force is TIF_FOK:
         return RejectReason.INVALID_ORDER_TYPE, "FOK is not available in a BATCH market"
     if batch and order.reduce_only:
         return RejectReason.INVALID_ORDER_TYPE, "reduce-only is not available in a BATCH market"
@@ -201,7 +210,7 @@ def _new_order_problem(
         )
     if (
         problem is None
-        and order.time_in_force is TimeInForce.POST_ONLY
+        and order.time_in_force is TIF_POST_ONLY
         and _would_trade(editor, order.side, order.price, batch)
     ):
         problem = RejectReason.POST_ONLY_WOULD_CROSS, "a POST_ONLY order may not trade on arrival"
@@ -229,8 +238,8 @@ def new_order(state: State, order: NewOrder, out: Emitter) -> State:
     if problem is not None:
         out.emit(market_id, OrderRejected(order.client_order_id, order.account, *problem))
         return state
-    is_market = order.order_type is OrderType.MARKET
-    batch = found.config.matching_mode is MatchingMode.BATCH
+    is_market = order.order_type is MARKET
+    batch = found.config.matching_mode is BATCH
     taker = Order(
         state.next_order_id,
         order.account,
@@ -261,7 +270,7 @@ def new_order(state: State, order: NewOrder, out: Emitter) -> State:
             *result.traded(),
             order.reduce_only,
         )
-    if problem is None and order.time_in_force is TimeInForce.FOK and result.remaining:
+    if problem is None and order.time_in_force is TIF_FOK and result.remaining:
         problem = (
             RejectReason.FOK_NOT_FILLABLE,
             f"only {order.quantity - result.remaining} of {order.quantity} lots can trade now",
@@ -315,17 +324,17 @@ def _rest_for_auction(step: MarketStep, order: Order) -> None:
     CANCEL_TAKER cancels ``order`` instead of resting it, CANCEL_BOTH does both.
     """
     editor = step.editor
-    buying = order.side is Side.BUY
+    buying = order.side is BUY
     crossing = [
         resting
         for resting in map(editor.resting, editor.account_order_ids(order.account))
         if resting.side is not order.side
         and (reach(order) >= reach(resting) if buying else reach(order) <= reach(resting))
     ]
-    if crossing and order.stp is not SelfTradePrevention.CANCEL_TAKER:
+    if crossing and order.stp is not STP_CANCEL_TAKER:
         for resting in crossing:
             step.cancel(resting, CancelReason.SELF_TRADE)
-    if crossing and order.stp is not SelfTradePrevention.CANCEL_MAKER:
+    if crossing and order.stp is not STP_CANCEL_MAKER:
         step.emit(cancelled(order, order.remaining, CancelReason.SELF_TRADE))
     else:
         editor.rest(order)
@@ -339,7 +348,7 @@ def _would_trade(editor: BookEditor, side: Side, price: int, batch: bool) -> boo
     """
     if would_cross(editor, side, price):
         return True
-    opposite = Side.SELL if side is Side.BUY else Side.BUY
+    opposite = SELL if side is BUY else BUY
     return batch and any(editor.resting(i).is_market for i in editor.expiring(opposite))
 
 
@@ -378,7 +387,7 @@ def cancel_order(state: State, cancel: CancelOrder, out: Emitter) -> State:
             OrderRejected(cancel.client_order_id, cancel.account, *order, cancel.order_id),
         )
         return state
-    step.cancel(order, CancelReason.USER)
+    step.cancel(order, CANCEL_USER)
     return _finish(state, step, state.next_order_id)
 
 
@@ -435,8 +444,7 @@ def _amend_target(market: MarketState, editor: BookEditor, amend: AmendOrder) ->
 
 def _post_only_cross(market: MarketState, order: Order, crossing: bool) -> Problem | None:
     if crossing and (
-        order.time_in_force is TimeInForce.POST_ONLY
-        or market.config.status is MarketStatus.POST_ONLY
+        order.time_in_force is TIF_POST_ONLY or market.config.status is STATUS_POST_ONLY
     ):
         return RejectReason.POST_ONLY_WOULD_CROSS, "the amended order would trade"
     return None
@@ -461,7 +469,7 @@ def amend_order(state: State, amend: AmendOrder, out: Emitter) -> State:
     price = amend.new_price or order.price
     qty = amend.new_quantity or order.remaining
     keeps_priority = price == order.price and qty <= order.remaining
-    batch = found.config.matching_mode is MatchingMode.BATCH
+    batch = found.config.matching_mode is BATCH
     crossing = not keeps_priority and _would_trade(editor, order.side, price, batch)
     problem = _amend_problem(found, step, order, price, qty) or _post_only_cross(
         found, order, crossing

@@ -40,7 +40,8 @@ from __future__ import annotations
 
 import msgspec
 
-from hypermarket.models import Order, Side
+from hypermarket.models import Order
+from hypermarket.models.enums import BUY
 
 
 class Clearing(msgspec.Struct, frozen=True, gc=False):
@@ -129,7 +130,7 @@ def reach(order: Order) -> int:
     """The most aggressive price ``order`` takes; a MARKET order takes any price."""
     if not order.is_market:
         return order.price
-    return MARKET_BUY_REACH if order.side is Side.BUY else 0
+    return MARKET_BUY_REACH if order.side is BUY else 0
 
 
 def allocate(buys: list[Order], sells: list[Order], volume: int) -> list[tuple[Order, Order, int]]:

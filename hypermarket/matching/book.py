@@ -31,7 +31,8 @@ from collections.abc import Sequence
 import msgspec
 from immutables import Map
 
-from hypermarket.models import Order, Side, TimeInForce
+from hypermarket.models import Order, Side
+from hypermarket.models.enums import BUY, SELL, TIF_IOC
 
 
 class Level(msgspec.Struct, frozen=True, gc=False):
@@ -75,18 +76,18 @@ class AccountOrders(msgspec.Struct, frozen=True, gc=False):
     reduce_only_sell_qty: int = 0
 
     def qty(self, side: Side) -> int:
-        return self.buy_qty if side is Side.BUY else self.sell_qty
+        return self.buy_qty if side is BUY else self.sell_qty
 
     def notional(self, side: Side) -> int:
-        return self.buy_notional if side is Side.BUY else self.sell_notional
+        return self.buy_notional if side is BUY else self.sell_notional
 
     def reduce_only_qty(self, side: Side) -> int:
-        return self.reduce_only_buy_qty if side is Side.BUY else self.reduce_only_sell_qty
+        return self.reduce_only_buy_qty if side is BUY else self.reduce_only_sell_qty
 
     def adjusted(self, order: Order, lots: int, ids: Map[int, int] | None = None) -> AccountOrders:
         """These orders with ``lots`` (signed) more of ``order`` resting, and ``ids`` if given."""
         ro = lots if order.reduce_only else 0
-        if order.side is Side.BUY:
+        if order.side is BUY:
             return AccountOrders(
                 self.ids if ids is None else ids,
                 self.buy_qty + lots,
@@ -119,7 +120,7 @@ class Book(msgspec.Struct, frozen=True, gc=False):
     asks: SideBook
 
     def side(self, side: Side) -> SideBook:
-        return self.bids if side is Side.BUY else self.asks
+        return self.bids if side is BUY else self.asks
 
 
 def _empty_side() -> SideBook:
@@ -132,14 +133,14 @@ def empty_book() -> Book:
 
 def crosses(side: Side, limit_price: int, resting_price: int) -> bool:
     """Whether an order on ``side`` with ``limit_price`` may trade at ``resting_price``."""
-    if side is Side.BUY:
+    if side is BUY:
         return resting_price <= limit_price
     return resting_price >= limit_price
 
 
 def better_first_key(side: Side) -> int:
     """Sign that turns a price into an ascending sort key, best first, for ``side``."""
-    return -1 if side is Side.BUY else 1
+    return -1 if side is BUY else 1
 
 
 class _SideEditor:
@@ -151,7 +152,7 @@ class _SideEditor:
         self.levels = side_book.levels.mutate()
         self.prices = side_book.prices
         self.expiring = side_book.expiring
-        self.sign = -1 if side is Side.BUY else 1
+        self.sign = -1 if side is BUY else 1
         self.touched: set[int] = set()
 
     def insert_price(self, price: int) -> None:
@@ -184,7 +185,7 @@ class BookEditor:
         self._asks: _SideEditor | None = None
 
     def _side(self, side: Side) -> _SideEditor:
-        if side is Side.BUY:
+        if side is BUY:
             if self._bids is None:
                 self._bids = _SideEditor(self.book.bids, side)
             return self._bids
@@ -194,7 +195,7 @@ class BookEditor:
 
     def _peek(self, side: Side) -> _SideEditor | SideBook:
         """The side as it stands now: its editor if it has changed, else the book's."""
-        if side is Side.BUY:
+        if side is BUY:
             return self._bids or self.book.bids
         return self._asks or self.book.asks
 
@@ -240,9 +241,9 @@ class BookEditor:
         """The sides this editor changed, bids first, with the prices touched on each."""
         sides = []
         if self._bids is not None:
-            sides.append((Side.BUY, self._bids.touched))
+            sides.append((BUY, self._bids.touched))
         if self._asks is not None:
-            sides.append((Side.SELL, self._asks.touched))
+            sides.append((SELL, self._asks.touched))
         return sides
 
     def resting(self, order_id: int) -> Order:
@@ -255,7 +256,7 @@ class BookEditor:
     def rest(self, order: Order) -> None:
         """Add ``order`` at the back of its level and, if it expires, of the expiring queue."""
         editor = self._side(order.side)
-        if order.is_market or order.time_in_force is TimeInForce.IOC:
+        if order.is_market or order.time_in_force is TIF_IOC:
             editor.expiring = (*editor.expiring, order.order_id)
         if not order.is_market:
             price = order.price
@@ -277,7 +278,7 @@ class BookEditor:
     def remove(self, order: Order) -> None:
         """Take a resting ``order`` out of the book entirely."""
         editor = self._side(order.side)
-        if order.is_market or order.time_in_force is TimeInForce.IOC:
+        if order.is_market or order.time_in_force is TIF_IOC:
             at = editor.expiring.index(order.order_id)
             editor.expiring = editor.expiring[:at] + editor.expiring[at + 1 :]
         if not order.is_market:

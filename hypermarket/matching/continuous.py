@@ -29,7 +29,8 @@ from __future__ import annotations
 import msgspec
 
 from hypermarket.matching.book import BookEditor, crosses
-from hypermarket.models import CancelReason, Order, SelfTradePrevention, Side
+from hypermarket.models import CancelReason, Order, Side
+from hypermarket.models.enums import BUY, SELL, STP_CANCEL_MAKER, STP_CANCEL_TAKER
 from hypermarket.risk.ledger import Ledger
 
 
@@ -69,8 +70,8 @@ def match(editor: BookEditor, ledger: Ledger, taker: Order, limit_price: int | N
     most what still reduces its account's position; once nothing does, it is
     cancelled (REDUCE_ONLY) instead of trading.
     """
-    opposite = Side.SELL if taker.side is Side.BUY else Side.BUY
-    buying = taker.side is Side.BUY
+    opposite = SELL if taker.side is BUY else BUY
+    buying = taker.side is BUY
     trades: list[Trade] = []
     cancels: list[tuple[Order, CancelReason]] = []
     remaining = taker.remaining
@@ -85,10 +86,10 @@ def match(editor: BookEditor, ledger: Ledger, taker: Order, limit_price: int | N
         for order_id in editor.level(opposite, price).order_ids:
             maker = editor.resting(order_id)
             if maker.account == account:
-                if taker.stp is not SelfTradePrevention.CANCEL_TAKER:
+                if taker.stp is not STP_CANCEL_TAKER:
                     editor.remove(maker)
                     cancels.append((maker, CancelReason.SELF_TRADE))
-                if taker.stp is not SelfTradePrevention.CANCEL_MAKER:
+                if taker.stp is not STP_CANCEL_MAKER:
                     stopped_by_stp = True
                     break
                 continue
@@ -116,5 +117,5 @@ def match(editor: BookEditor, ledger: Ledger, taker: Order, limit_price: int | N
 
 def would_cross(editor: BookEditor, side: Side, price: int) -> bool:
     """Whether a limit order at ``price`` on ``side`` would trade on arrival (POST_ONLY check)."""
-    best = editor.best_price(Side.SELL if side is Side.BUY else Side.BUY)
+    best = editor.best_price(SELL if side is BUY else BUY)
     return best is not None and crosses(side, price, best)

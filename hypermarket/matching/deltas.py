@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from hypermarket.matching.book import SideBook, better_first_key
 from hypermarket.models import BookDelta, Side
+from hypermarket.models.enums import BUY
 
 
 def side_deltas(
@@ -66,17 +67,17 @@ def _same_levels_deltas(
         (price,) = touched
         if len(prices) > depth:
             bound = prices[depth - 1]
-            if price < bound if side is Side.BUY else price > bound:
+            if price < bound if side is BUY else price > bound:
                 return []
         level = levels[price]
         return [BookDelta(side, price, level.quantity, len(level.order_ids))]
     if len(prices) > depth:
         bound = prices[depth - 1]
-        if side is Side.BUY:
+        if side is BUY:
             touched = {price for price in touched if price >= bound}
         else:
             touched = {price for price in touched if price <= bound}
-    ordered = sorted(touched, reverse=True) if side is Side.BUY else sorted(touched)
+    ordered = sorted(touched, reverse=True) if side is BUY else sorted(touched)
     return [
         BookDelta(side, price, levels[price].quantity, len(levels[price].order_ids))
         for price in ordered

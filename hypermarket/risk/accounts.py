@@ -34,6 +34,7 @@ from __future__ import annotations
 import msgspec
 
 from hypermarket.models import Side
+from hypermarket.models.enums import BUY
 
 
 class Account(msgspec.Struct, frozen=True, gc=False, array_like=True):
@@ -66,7 +67,7 @@ def apply_fill(
     A negative ``fee`` is a rebate.  See the module docstring for the rules and
     their rounding.
     """
-    signed_qty = qty if side is Side.BUY else -qty
+    signed_qty = qty if side is BUY else -qty
     size = account.size
     entry = account.entry_notional
     realized = 0

@@ -15,6 +15,7 @@ from __future__ import annotations
 from immutables import Map
 
 from hypermarket.models import MarketConfig, Order, Side
+from hypermarket.models.enums import BUY
 from hypermarket.risk.accounts import EMPTY_ACCOUNT, Account, apply_fill
 from hypermarket.risk.margin import fee, fits_int64
 
@@ -48,7 +49,7 @@ class Ledger:
     def reducible(self, address: bytes, side: Side) -> int:
         """How many lots an order on ``side`` can trade without growing |position|."""
         size = self.account(address).size
-        return max(-size if side is Side.BUY else size, 0)
+        return max(-size if side is BUY else size, 0)
 
     def trade(self, maker: Order, taker: Order, price: int, qty: int) -> tuple[int, int]:
         """Settle one execution on both accounts; return (maker fee, taker fee)."""

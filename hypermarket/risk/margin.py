@@ -40,6 +40,7 @@ from typing import Protocol
 
 from hypermarket.matching.book import AccountOrders
 from hypermarket.models import MarginMode, MarketConfig, RejectReason, Side
+from hypermarket.models.enums import BUY, SELL
 from hypermarket.models.market import BPS_DENOMINATOR, INT64_MAX
 from hypermarket.risk.accounts import Account
 
@@ -60,7 +61,7 @@ def initial_margin(size: int, mark_price: int, config: MarketConfig) -> int:
 def band_limit(side: Side, mark_price: int, band_bps: int) -> int:
     """The most aggressive price an order on ``side`` may carry (band_bps > 0)."""
     offset = mark_price * band_bps // BPS_DENOMINATOR
-    return mark_price + offset if side is Side.BUY else mark_price - offset
+    return mark_price + offset if side is BUY else mark_price - offset
 
 
 def fits_int64(*values: int) -> bool:
@@ -79,7 +80,7 @@ def equity_after_fills(
     multiplier = config.contract_multiplier
     money = notional_ticks * multiplier
     worst_fee = fee(money, max(config.taker_fee_bps, config.maker_fee_bps, 0))
-    if side is Side.BUY:
+    if side is BUY:
         cash = account.cash - money - worst_fee
         size = account.size + qty
     else:
@@ -129,7 +130,7 @@ class IsolatedMargin:
     ) -> Problem | None:
         """Reduce-only, position limit and initial margin, in ``RejectReason`` order."""
         size = account.size
-        if side is Side.BUY:
+        if side is BUY:
             open_qty, open_notional = exposure.buy_qty, exposure.buy_notional
             reducible, other_reduce_only = -size, exposure.reduce_only_buy_qty
         else:
@@ -143,7 +144,7 @@ class IsolatedMargin:
             )
         total_qty = open_qty + qty
         if config.max_position:
-            worst = size + total_qty if side is Side.BUY else size - total_qty
+            worst = size + total_qty if side is BUY else size - total_qty
             if abs(worst) > config.max_position:
                 return (
                     RejectReason.POSITION_LIMIT,
@@ -180,7 +181,7 @@ class IsolatedMargin:
         after = Account(
             account.collateral - amount, account.size, account.entry_notional, account.realized_pnl
         )
-        for side in (Side.BUY, Side.SELL):
+        for side in (BUY, SELL):
             equity, margin = equity_after_fills(
                 after, side, exposure.qty(side), exposure.notional(side), mark_price, config
             )

@@ -67,6 +67,8 @@ def add_enum_flag(
     kind: type[E],
     help: str,
     default: E | None = None,
+    *,
+    required: bool = False,
 ) -> None:
     """``flag`` taking a member of ``kind`` by name, in any case (``--tif POST_ONLY``)."""
     names = [enum_name(member) for member in kind]
@@ -79,7 +81,12 @@ def add_enum_flag(
 
     shown = "" if default is None else f" (default: {enum_name(default)})"
     parser.add_argument(
-        flag, type=convert, default=default, metavar="{" + ",".join(names) + "}", help=help + shown
+        flag,
+        type=convert,
+        default=default,
+        required=required,
+        metavar="{" + ",".join(names) + "}",
+        help=help + shown,
     )
 
 

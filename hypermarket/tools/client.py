@@ -205,11 +205,19 @@ async def connect(target: Target, tool: str) -> AsyncIterator[Client]:
         if connected and not client.is_closed:
             print(f"hypermarket {tool}: lost NATS at {target.url}; reconnecting", file=sys.stderr)
 
+    async def on_reconnected() -> None:
+        print(f"hypermarket {tool}: reconnected to NATS at {target.url}", file=sys.stderr)
+
     client = Client()
     options = _options(target.settings, tool)
     try:
         await asyncio.wait_for(
-            client.connect(**options, error_cb=on_error, disconnected_cb=on_disconnected),
+            client.connect(
+                **options,
+                error_cb=on_error,
+                disconnected_cb=on_disconnected,
+                reconnected_cb=on_reconnected,
+            ),
             target.settings.connect_timeout_s,
         )
     except (TimeoutError, nats.errors.Error, OSError) as failure:

@@ -12,7 +12,7 @@ of asking: a viewer that wants "everything up to now" (``book --once``, ``tail -
 reads until it has seen that sequence.
 
 A message that does not decode (an engine newer than this tool may add output kinds) is
-reported on stderr and skipped rather than ending the view.
+reported on stderr and delivered with no outputs rather than ending the view.
 """
 
 from __future__ import annotations
@@ -40,13 +40,10 @@ class Delivery(NamedTuple):
     outputs: list[Output]
 
 
-def all_shards(target: Target) -> str:
-    """The subject filter of every shard's outputs."""
-    return f"{target.settings.output_subject_prefix}.>"
-
-
-def shard_of_market(target: Target, market_id: int) -> str:
-    """The subject the engine publishes ``market_id``'s outputs on."""
+def output_subject(target: Target, market_id: int | None = None) -> str:
+    """The subject of ``market_id``'s outputs (its shard's), or of every shard's with None."""
+    if market_id is None:
+        return f"{target.settings.output_subject_prefix}.>"
     return target.settings.output_subject(target.shard_of(market_id))
 
 
@@ -72,7 +69,7 @@ async def _deliveries(subscription: JetStreamContext.PushSubscription) -> AsyncI
             outputs = outputs_from_batch(msg.data)
         except ValueError as problem:
             print(f"hypermarket: output message {seq} skipped: {problem}", file=sys.stderr)
-            continue
+            outputs = []  # still delivered: a reader waiting for ``seq`` must see it pass
         yield Delivery(seq, outputs)
 
 

@@ -29,6 +29,11 @@ from hypermarket.models import (
 from hypermarket.tools.arguments import enum_name, format_account
 
 
+def lots(quantity: int) -> str:
+    """``1 lot``, ``3 lots``."""
+    return f"{quantity} lot" if quantity == 1 else f"{quantity} lots"
+
+
 def short_account(account: bytes) -> str:
     """``0xa11c…0001``: enough to tell the accounts of a demo apart on a narrow terminal."""
     text = format_account(account)
@@ -86,7 +91,7 @@ def describe(out: Output, *, account: Callable[[bytes], str] = format_account) -
             )
         case AuctionResult():
             detail = (
-                f"{body.volume} lots @ {body.clearing_price} surplus buy {body.buy_surplus} "
+                f"{lots(body.volume)} @ {body.clearing_price} surplus buy {body.buy_surplus} "
                 f"sell {body.sell_surplus}"
             )
         case CancelAllDone():
