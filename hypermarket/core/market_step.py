@@ -154,8 +154,7 @@ class MarketStep:
                 deltas = side_deltas(side, before.asks, book.asks, touched, depth)
             for delta in deltas:
                 emit(delta)
-        for address in ledger.changed:
-            account = ledger.account(address)
+        for address, account in ledger.changed.items():
             emit(
                 PositionUpdate(
                     address,

@@ -6,7 +6,7 @@ step's changed accounts aside and writes them into the persistent map once, in
 and trades (``risk.accounts.apply_fill`` with the fees of ``risk.margin.fee``),
 adds the fees to the market's fee account, and remembers which accounts
 changed, in the order the contract publishes their ``PositionUpdate``s: the
-taker first (``touch`` it before matching), then makers in fill order.
+taker first (``trade`` settles it before the maker), then makers in fill order.
 Discarding a ledger (an order rejected after a trial match) changes nothing.
 """
 
@@ -23,28 +23,24 @@ from hypermarket.risk.margin import fee, fits_int64
 class Ledger:
     """Mutable view of one market's accounts during one step."""
 
-    __slots__ = ("_accounts", "_changes", "changed", "config", "fee_balance")
+    __slots__ = ("_accounts", "changed", "config", "fee_balance")
 
     def __init__(self, accounts: Map[bytes, Account], config: MarketConfig, fee_balance: int):
         self._accounts = accounts
-        self._changes: dict[bytes, Account] = {}
         self.config = config
         self.fee_balance = fee_balance
-        self.changed: dict[bytes, None] = {}
+        self.changed: dict[bytes, Account] = {}
+        """The accounts this step changed, as they are now, in the order first changed
+        (a dict keeps the position of a key written again)."""
 
     def account(self, address: bytes) -> Account:
-        account = self._changes.get(address)
+        account = self.changed.get(address)
         if account is None:
             account = self._accounts.get(address, EMPTY_ACCOUNT)
         return account
 
-    def touch(self, address: bytes) -> None:
-        """Publish ``address``'s position after this step, in the order of first touch."""
-        self.changed.setdefault(address, None)
-
     def set(self, address: bytes, account: Account) -> None:
-        self._changes[address] = account
-        self.touch(address)
+        self.changed[address] = account
 
     def reducible(self, address: bytes, side: Side) -> int:
         """How many lots an order on ``side`` can trade without growing |position|."""
@@ -71,15 +67,15 @@ class Ledger:
 
     def overflowed(self) -> bool:
         """Whether any changed account or the fee account left int64."""
-        if not self._changes:
+        if not self.changed:
             return False
         return not fits_int64(self.fee_balance) or not all(
             fits_int64(a.collateral, a.size, a.entry_notional, a.realized_pnl)
-            for a in self._changes.values()
+            for a in self.changed.values()
         )
 
     def finish(self) -> Map[bytes, Account]:
         """The market's accounts with this step's changes (unchanged map if there were none)."""
-        if not self._changes:
+        if not self.changed:
             return self._accounts
-        return self._accounts.update(self._changes)
+        return self._accounts.update(self.changed)

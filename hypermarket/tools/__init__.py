@@ -7,8 +7,10 @@ bucket) and ``demo`` (an engine, two markets and a scripted flow, end to end).
 
 They are clients, not part of the engine: they run nats-py on plain asyncio (``asyncio.run``)
 rather than Trio, and know the engine only through the contract, the configuration file and
-the codecs of ``hypermarket.wire``.  What they share (the connection flags, where the server
-and the subjects come from, connecting, the error an operator sees, reading the output
-stream, rendering an output on one line) lives in ``connection``, ``outputs`` and ``render``,
-so that every tool says the same thing the same way.
+the codecs of ``hypermarket.wire``.  What they share lives in one place each, so that every
+tool says the same thing the same way: ``client`` (the connection flags, where the server
+and the subjects come from, connecting, the error an operator sees), ``arguments`` (reading
+accounts and enums, ``--help`` with examples), ``outputs`` (reading the output stream),
+``render`` (an output on one line) and ``engine_process`` (the engine as a child process,
+for ``demo`` and the tests).
 """

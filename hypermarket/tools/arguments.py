@@ -29,11 +29,13 @@ def add_tool(
     connection: bool = True,
 ) -> argparse.ArgumentParser:
     """A sub-command parser whose help ends with ``examples`` (one command per line)."""
+    lines = examples.strip().splitlines()
+    heading = "example:" if len(lines) == 1 else "examples:"
     parser = commands.add_parser(
         name,
         help=summary,
         description=description or summary,
-        epilog="example:\n" + "\n".join(f"  {line}" for line in examples.strip().splitlines()),
+        epilog="\n".join([heading, *(f"  {line}" for line in lines)]),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     if connection:

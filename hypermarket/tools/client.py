@@ -239,7 +239,7 @@ async def connect(target: Target, tool: str) -> AsyncIterator[Client]:
 def run_tool(main: Coroutine[Any, Any, int]) -> int:
     """Run a tool's coroutine on a fresh asyncio loop; its exit status.
 
-    ``ToolError`` prints ``hypermarket: <reason>`` and gives 2; Ctrl-C gives 130 quietly;
+    ``ToolError`` prints ``hypermarket: <reason>`` and gives 2; an interruption gives 130;
     a closed pipe (``tail | head``) ends the tool without complaint.
     """
     try:
@@ -247,7 +247,7 @@ def run_tool(main: Coroutine[Any, Any, int]) -> int:
     except ToolError as problem:
         print(f"hypermarket: {problem}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C, or SIGTERM in ``demo``
         return 130
     except BrokenPipeError:
         # The interpreter would complain again when it flushes stdout at exit.

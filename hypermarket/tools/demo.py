@@ -35,6 +35,7 @@ import itertools
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -353,6 +354,11 @@ async def demo(args: argparse.Namespace) -> int:
     print(f"$ python -m hypermarket run --config {config_path}")
     started = time.monotonic()
     engine.start()  # blocking is fine: nothing else runs yet
+    # The engine runs in its own session, so no signal reaches it but ours: SIGTERM, like
+    # Ctrl-C, cancels the demo, whose ``finally`` then stops the engine cleanly.
+    main = asyncio.current_task()
+    assert main is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
     try:
         if engine.url is None:
             raise ToolError(f"the engine did not log its server's URL: see {engine.log_path}")
