@@ -224,14 +224,24 @@ def _finish(state: State, step: MarketStep, next_order_id: int) -> State:
     )
 
 
+def _open_market(
+    state: State, order: NewOrder | CancelOrder | AmendOrder, out: Emitter
+) -> MarketStep | None:
+    """A step on the market an order input names, or None after rejecting it (no such market)."""
+    found = locate(state, order.market_id)
+    if isinstance(found, tuple):
+        out.emit(order.market_id, OrderRejected(order.client_order_id, order.account, *found))
+        return None
+    return MarketStep(found, out)
+
+
 def new_order(state: State, order: NewOrder, out: Emitter) -> State:
     """Check, match and rest or cancel one new order."""
     market_id = order.market_id
-    found = locate(state, market_id)
-    if isinstance(found, tuple):
-        out.emit(market_id, OrderRejected(order.client_order_id, order.account, *found))
+    step = _open_market(state, order, out)
+    if step is None:
         return state
-    step = MarketStep(found, out)
+    found = step.market
     account = step.ledger.account(order.account)
     resting = step.editor.exposure(order.account)
     problem = _new_order_problem(found, step.editor, order, account, resting)
@@ -375,11 +385,9 @@ def _find_order(
 def cancel_order(state: State, cancel: CancelOrder, out: Emitter) -> State:
     """Cancel one live order; allowed in every market status."""
     market_id = cancel.market_id
-    found = locate(state, market_id)
-    if isinstance(found, tuple):
-        out.emit(market_id, OrderRejected(cancel.client_order_id, cancel.account, *found))
+    step = _open_market(state, cancel, out)
+    if step is None:
         return state
-    step = MarketStep(found, out)
     order = _find_order(step.editor, cancel.account, cancel.order_id, cancel.client_order_id)
     if isinstance(order, tuple):
         out.emit(
@@ -453,11 +461,10 @@ def _post_only_cross(market: MarketState, order: Order, crossing: bool) -> Probl
 def amend_order(state: State, amend: AmendOrder, out: Emitter) -> State:
     """Change a resting order's price and/or open quantity (see the module docstring)."""
     market_id = amend.market_id
-    found = locate(state, market_id)
-    if isinstance(found, tuple):
-        out.emit(market_id, OrderRejected(amend.client_order_id, amend.account, *found))
+    step = _open_market(state, amend, out)
+    if step is None:
         return state
-    step = MarketStep(found, out)
+    found = step.market
     editor = step.editor
     order = _amend_target(found, editor, amend)
     if isinstance(order, tuple):
