@@ -28,13 +28,15 @@ ALICE = b"\xa1" * 20
 BOB = b"\xb0" * 20
 
 
-def engine_config(tmp_path: Path, extra: str = "", shard_count: int = 1) -> Config:
-    """A config with every folder under ``tmp_path``, no metrics server, fsync per batch."""
+def engine_config(
+    tmp_path: Path, extra: str = "", shard_count: int = 1, metrics_address: str = ""
+) -> Config:
+    """A config with every folder under ``tmp_path``, fsync per batch, metrics off by default."""
     path = tmp_path / "engine.yaml"
     path.write_text(
         f"data_dir: {tmp_path / 'data'}\n"
         f"shard_count: {shard_count}\n"
-        "metrics:\n  address: ''\n"
+        f"metrics:\n  address: '{metrics_address}'\n"
         "log:\n  format: text\n" + extra,
         encoding="utf-8",
     )

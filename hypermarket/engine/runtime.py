@@ -123,17 +123,19 @@ class Engine:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Run until ``stop``; report started once every shard has recovered."""
-        async with AsyncExitStack() as stack:
-            bus = await stack.enter_async_context(self._open_bus())
-            self.metrics_port = stack.enter_context(
-                serve_metrics(self.metrics, self.config.metrics.address)
-            )
+        async with self._open_bus() as bus:
             await self.serve(bus, task_status=task_status)
 
     async def serve(
         self, bus: Bus, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        """Run the shards and services on ``bus`` until ``stop``."""
+        """Run the shards, services and metrics endpoint on ``bus`` until ``stop``."""
+        config = self.config
+        with serve_metrics(self.metrics, config.metrics.address) as port:
+            self.metrics_port = port
+            await self._serve_shards(bus, task_status)
+
+    async def _serve_shards(self, bus: Bus, task_status: trio.TaskStatus[None]) -> None:
         config = self.config
         async with trio.open_nursery() as nursery:
             for loop in self.loops:
