@@ -163,6 +163,30 @@ class BusSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
         return f"{self.output_subject_prefix}.{shard}"
 
 
+def credential_options(settings: BusSettings) -> dict[str, Any]:
+    """nats-py ``connect`` options for the credentials and TLS of ``settings``.
+
+    The engine's bus and the operator tools connect with exactly these, so a
+    config that works for one works for the other.
+    """
+    options: dict[str, Any] = {}
+    if settings.user is not None:
+        options["user"] = settings.user
+        options["password"] = settings.password
+    if settings.token is not None:
+        options["token"] = settings.token
+    if settings.creds_file is not None:
+        options["user_credentials"] = settings.creds_file
+    elif settings.nkeys_seed_file is not None:
+        options["nkeys_seed"] = settings.nkeys_seed_file
+    if settings.tls_ca_file is not None or settings.tls_cert_file is not None:
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=settings.tls_ca_file)
+        if settings.tls_cert_file is not None:
+            context.load_cert_chain(settings.tls_cert_file, settings.tls_key_file)
+        options["tls"] = context
+    return options
+
+
 class BusStatistics(msgspec.Struct, frozen=True):
     """What the bus has been through since it opened (the metrics read this)."""
 
@@ -233,22 +257,7 @@ class _Session:
             "max_reconnect_attempts": settings.max_reconnect_attempts,
             "allow_reconnect": True,
         }
-        if settings.user is not None:
-            options["user"] = settings.user
-            options["password"] = settings.password
-        if settings.token is not None:
-            options["token"] = settings.token
-        if settings.creds_file is not None:
-            options["user_credentials"] = settings.creds_file
-        elif settings.nkeys_seed_file is not None:
-            options["nkeys_seed"] = settings.nkeys_seed_file
-        if settings.tls_ca_file is not None or settings.tls_cert_file is not None:
-            context = ssl.create_default_context(
-                ssl.Purpose.SERVER_AUTH, cafile=settings.tls_ca_file
-            )
-            if settings.tls_cert_file is not None:
-                context.load_cert_chain(settings.tls_cert_file, settings.tls_key_file)
-            options["tls"] = context
+        options.update(credential_options(settings))
         try:
             await asyncio.wait_for(self.nc.connect(**options), settings.initial_connect_timeout_s)
         except (TimeoutError, nats.errors.Error, OSError) as failure:

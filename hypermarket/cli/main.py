@@ -1,4 +1,4 @@
-"""Command line: ``python -m hypermarket <command>``.
+"""Hypermarket, the core engine of a perpetual-futures exchange: `python -m hypermarket COMMAND`.
 
 Each command lives in its own module; this one only parses arguments, so
 ``--help`` at every level lists what exists.  Errors an operator can fix (a
@@ -103,10 +103,7 @@ def _config_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hypermarket", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-
+def _add_run_and_config(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = commands.add_parser("run", help="run the engine until SIGINT or SIGTERM")
     serve.add_argument("--config", type=Path, help="YAML config (default: embedded NATS, 1 shard)")
     serve.add_argument(
@@ -121,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file", type=Path)
     check.set_defaults(handler=_config_check)
 
+
+def _add_fold_and_snapshot(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     fold = commands.add_parser("fold", help="replay inputs through the pure core")
     fold_kinds = fold.add_subparsers(dest="fold_kind", required=True)
     inputs = fold_kinds.add_parser("inputs", help="fold a file of InputEvents (the simulator)")
@@ -148,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("second", type=Path)
     diff.set_defaults(handler=lambda a: durability.snapshot_diff(a.first, a.second))
 
+
+def _add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     bench = commands.add_parser("bench", help="measure the engine")
     bench_kinds = bench.add_subparsers(dest="bench_kind", required=True)
     core = bench_kinds.add_parser("core", help="throughput and latency of step() alone")
@@ -189,6 +190,13 @@ def build_parser() -> argparse.ArgumentParser:
         handler=lambda a: durability.bench_wal(a.dir, a.records, a.resting_orders)
     )
 
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hypermarket", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_run_and_config(commands)
+    _add_fold_and_snapshot(commands)
+    _add_bench(commands)
     # The operator tools (hypermarket/tools/): each adds its own sub-command.
     for tool in (send, tail, book, markets, demo):
         tool.register(commands)

@@ -53,9 +53,10 @@ from hypermarket.models import (
     Rejected,
     RejectReason,
     UpsertMarket,
+    change_problem,
     config_problem,
 )
-from hypermarket.models.enums import BATCH, CONTINUOUS, STATUS_ACTIVE, STATUS_HALTED
+from hypermarket.models.enums import BATCH, CONTINUOUS, STATUS_HALTED
 from hypermarket.models.market import INT64_MAX
 
 
@@ -78,7 +79,7 @@ def upsert_market(state: State, upsert: UpsertMarket, out: Emitter) -> State:
         return state
     problem = config_problem(config)
     if problem is None and current is not None:
-        problem = _change_problem(current, config)
+        problem = change_problem(current.config, config)
     if problem is not None:
         out.emit(market_id, Rejected(RejectReason.INVALID_MARKET_CONFIG, problem))
         return state
@@ -112,21 +113,6 @@ def _switches_to_batch(before: MarketConfig, after: MarketConfig) -> bool:
 
 def _switches_to_continuous(before: MarketConfig, after: MarketConfig) -> bool:
     return before.matching_mode is BATCH and after.matching_mode is CONTINUOUS
-
-
-def _change_problem(current: MarketState, config: MarketConfig) -> str | None:
-    """Why an existing market may not take ``config`` (beyond ``config_problem``), or None."""
-    if current.config.contract_multiplier != config.contract_multiplier:
-        return "contract_multiplier of an existing market cannot change"
-    if _switches_to_continuous(current.config, config) and config.status not in (
-        STATUS_ACTIVE,
-        STATUS_HALTED,
-    ):
-        return (
-            "switching a BATCH market to CONTINUOUS clears its book in a last auction: "
-            "do it with status ACTIVE (or HALTED, which cancels every order instead)"
-        )
-    return None
 
 
 def price_update(state: State, update: PriceUpdate, out: Emitter) -> State:

@@ -28,7 +28,7 @@ from hypermarket.models.inputs import (
     UpsertMarket,
     Withdraw,
 )
-from hypermarket.models.market import INT64_MAX, MarketConfig, config_problem
+from hypermarket.models.market import INT64_MAX, MarketConfig, change_problem, config_problem
 from hypermarket.models.order import Order
 from hypermarket.models.outputs import (
     AuctionResult,
@@ -84,5 +84,6 @@ __all__ = [
     "TimeInForce",
     "UpsertMarket",
     "Withdraw",
+    "change_problem",
     "config_problem",
 ]

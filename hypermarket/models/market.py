@@ -95,3 +95,25 @@ def config_problem(config: MarketConfig) -> str | None:
         if not ok:
             return problem
     return None
+
+
+def change_problem(before: MarketConfig, after: MarketConfig) -> str | None:
+    """Why a market running with ``before`` may not change to ``after``, or None.
+
+    These rules are on top of ``config_problem`` (which ``after`` must pass
+    too): the multiplier gives every open position and order its meaning, and
+    leaving batch mode clears the book in a last auction, which only an
+    ACTIVE market may run (a HALTED one cancels its orders instead).
+    """
+    if before.contract_multiplier != after.contract_multiplier:
+        return "contract_multiplier of an existing market cannot change"
+    leaves_batch = (
+        before.matching_mode is MatchingMode.BATCH
+        and after.matching_mode is MatchingMode.CONTINUOUS
+    )
+    if leaves_batch and after.status not in (MarketStatus.ACTIVE, MarketStatus.HALTED):
+        return (
+            "switching a BATCH market to CONTINUOUS clears its book in a last auction: "
+            "do it with status ACTIVE (or HALTED, which cancels every order instead)"
+        )
+    return None

@@ -9,8 +9,9 @@ the engine: it replays the market's shard subject from the start of the output s
 follows it.  ``BookView`` is that fold, kept apart from NATS so ``demo`` can use it too.
 
 Drawing: a frame is drawn only once the replay has reached what was the end of the stream
-when the view started (a long history is not animated), then at most ``REDRAW_HZ`` times a
-second when something changed.  On a terminal the screen is cleared and the frame drawn in
+when the view started (a long history is not animated; a replay that takes more than a
+second reports how far it got on stderr), then at most ``REDRAW_HZ`` times a second when
+something changed.  On a terminal the screen is cleared and the frame drawn in
 place with ANSI codes (no curses); elsewhere each frame is printed after the last one.
 ``--once`` prints the book as of the end of the stream and exits.
 """
@@ -174,38 +175,41 @@ async def book(args: argparse.Namespace) -> int:
     subject = output_subject(target, args.market)
     async with connect(target, "book") as client:
         end = await end_of_stream(client, target, subject)
-        if args.once and not end:
-            print(view.render(args.depth))
-            return 0
         async with follow_outputs(client, target, subject, 1) as deliveries:
-            if not args.once:
-                await _live(view, args.depth, deliveries, end)
+            if end:
+                await _replay(view, deliveries, end)
+            if args.once:
+                print(view.render(args.depth))
                 return 0
-            async for delivery in deliveries:
-                for out in delivery.outputs:
-                    view.apply(out)
-                if delivery.stream_seq >= end:
-                    break
-    print(view.render(args.depth))
+            await _live(view, args.depth, deliveries)
     return 0
 
 
-async def _live(view: BookView, depth: int, deliveries: AsyncIterator[Delivery], end: int) -> None:
-    """Apply deliveries as they come; redraw once the replay has passed ``end``."""
+async def _replay(view: BookView, deliveries: AsyncIterator[Delivery], end: int) -> None:
+    """Apply every delivery up to stream sequence ``end``, saying how far a long replay got."""
+    report_at = time.monotonic() + 1
+    async for delivery in deliveries:
+        for out in delivery.outputs:
+            view.apply(out)
+        if delivery.stream_seq >= end:
+            return
+        if time.monotonic() >= report_at:
+            report_at += 1
+            at = f"at stream sequence {delivery.stream_seq} of {end}"
+            print(f"hypermarket book: replaying the output stream, {at}", file=sys.stderr)
+
+
+async def _live(view: BookView, depth: int, deliveries: AsyncIterator[Delivery]) -> None:
+    """Draw the view now, then again after every delivery that changed it."""
     dirty = asyncio.Event()
-    replaying = end > 0
-    if not replaying:
-        dirty.set()
+    dirty.set()
     async with asyncio.TaskGroup() as tasks:
         drawer = tasks.create_task(_draw(view, depth, dirty))
         async for delivery in deliveries:
             changed = False
             for out in delivery.outputs:
                 changed = view.apply(out) or changed
-            if replaying and delivery.stream_seq >= end:
-                replaying = False
-                dirty.set()
-            elif changed and not replaying:
+            if changed:
                 dirty.set()
         drawer.cancel()
 

@@ -9,8 +9,9 @@ engine reads, through ``hypermarket.config`` (so the ``HYPERMARKET_NATS_*`` vari
 every validation rule apply unchanged) and ``engine.runtime.bus_settings``, the one place
 that turns a ``Config`` into subjects and stream names.  The servers, first found wins:
 
-1. ``--nats URL[,URL...]``;
-2. ``nats.urls`` of ``--config FILE`` or ``$HYPERMARKET_NATS_URLS``;
+1. ``--nats URL[,URL...]``, read as ``$HYPERMARKET_NATS_URLS`` would be, so the config's
+   checks judge it (and credentials are not refused as meant for an embedded server);
+2. ``$HYPERMARKET_NATS_URLS``, then ``nats.urls`` of ``--config FILE``;
 3. the engine's embedded server: its fixed ``embedded_nats.port``, else the port written in
    ``<store_dir>/nats-server.conf`` by the last start (``run --data-dir data`` in the same
    folder needs no flag at all);
@@ -31,7 +32,6 @@ import argparse
 import asyncio
 import os
 import re
-import ssl
 import sys
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
@@ -40,10 +40,11 @@ from typing import Any, Final
 
 import msgspec
 import nats.errors
+import nats.js.errors
 from nats.aio.client import Client
 
 from hypermarket.bus.embedded import CONFIG_NAME, HOST
-from hypermarket.bus.nats import BusSettings
+from hypermarket.bus.nats import BusSettings, credential_options
 from hypermarket.config import ConfigError, default_config, load_config
 from hypermarket.config.schema import Config
 from hypermarket.engine.runtime import bus_settings
@@ -120,12 +121,9 @@ def _embedded_url(config: Config) -> str | None:
 
 def _servers(flag: str | None, config: Config, config_path: Path | None) -> tuple[list[str], str]:
     """The servers and where they came from, in the order of the module docstring."""
-    if flag is not None:
-        urls = [url.strip() for url in flag.split(",") if url.strip()]
-        if not urls:
-            raise ToolError(f"--nats {flag!r} names no server: write nats://HOST:PORT")
-        return urls, "--nats"
     if config.nats.urls:
+        if flag is not None:
+            return list(config.nats.urls), "--nats"
         if os.environ.get(URLS_VARIABLE):
             return list(config.nats.urls), URLS_VARIABLE
         return list(config.nats.urls), f"nats.urls of {config_path}"
@@ -138,10 +136,21 @@ def _servers(flag: str | None, config: Config, config_path: Path | None) -> tupl
 def resolve_target(args: argparse.Namespace) -> Target:
     """The ``Target`` of a tool's connection flags; ``ToolError`` names a bad flag or config."""
     config_path: Path | None = args.config
+    # --nats goes in as the variable would, so the config's checks see the servers (and
+    # know that credentials are not meant for an embedded server).
+    environ = dict(os.environ)
+    if args.nats is not None:
+        environ[URLS_VARIABLE] = args.nats
     try:
-        config = default_config(Path("data")) if config_path is None else load_config(config_path)
+        if config_path is None:
+            config = default_config(Path("data"), environ)
+        else:
+            config = load_config(config_path, environ)
     except ConfigError as problem:
-        raise ToolError(str(problem)) from None
+        text = str(problem)
+        if args.nats is not None:
+            text = text.replace(URLS_VARIABLE, "--nats")
+        raise ToolError(text) from None
     servers, source = _servers(args.nats, config, config_path)
     shard_count = config.shard_count if args.shard_count is None else args.shard_count
     if shard_count < 1:
@@ -162,24 +171,18 @@ def _options(settings: BusSettings, tool: str) -> dict[str, Any]:
         "reconnect_time_wait": settings.reconnect_wait_s,
         "max_reconnect_attempts": -1,  # the first connection is bounded by ``connect``
     }
-    if settings.user is not None:
-        options["user"] = settings.user
-        options["password"] = settings.password
-    if settings.token is not None:
-        options["token"] = settings.token
-    if settings.creds_file is not None:
-        options["user_credentials"] = settings.creds_file
-    if settings.nkeys_seed_file is not None:
-        options["nkeys_seed"] = settings.nkeys_seed_file
-    if settings.tls_ca_file is not None or settings.tls_cert_file is not None:
-        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=settings.tls_ca_file)
-        if settings.tls_cert_file is not None:
-            context.load_cert_chain(settings.tls_cert_file, settings.tls_key_file)
-        options["tls"] = context
+    options.update(credential_options(settings))
     return options
 
 
-def explain(failure: BaseException) -> str:
+def _refused_credentials(failure: Exception) -> bool:
+    # nats-py reports the server's -ERR 'Authorization Violation' as a plain Error.
+    return isinstance(failure, nats.errors.AuthorizationError) or (
+        "authorization violation" in str(failure).lower()
+    )
+
+
+def _explain(failure: BaseException) -> str:
     """A nats-py exception as a phrase: the server's description when it gave one."""
     description = getattr(failure, "description", None)
     return str(description or failure or type(failure).__name__)
@@ -222,7 +225,13 @@ async def connect(target: Target, tool: str) -> AsyncIterator[Client]:
         )
     except (TimeoutError, nats.errors.Error, OSError) as failure:
         await client.close()
-        reason = explain(failures[-1] if failures else failure)
+        if any(_refused_credentials(seen) for seen in failures):
+            raise ToolError(
+                f"NATS at {target.url} refused the credentials: check those of the config "
+                "(nats.user and nats.password, nats.token, nats.creds_file, "
+                "nats.nkeys_seed_file) or of the HYPERMARKET_NATS_* variables"
+            ) from None
+        reason = _explain(failures[-1] if failures else failure)
         raise ToolError(
             f"cannot reach NATS at {target.url} ({target.source}; {reason}): is the engine "
             f"running? {START_ENGINE}, or name the server with --nats URL"
@@ -230,8 +239,13 @@ async def connect(target: Target, tool: str) -> AsyncIterator[Client]:
     connected = True
     try:
         yield client
+    except nats.js.errors.ServiceUnavailableError:
+        raise ToolError(
+            f"JetStream does not answer on NATS at {target.url}: is the server run with "
+            "JetStream enabled (nats-server -js), or is its cluster still electing a leader?"
+        ) from None
     except nats.errors.Error as failure:
-        raise ToolError(f"NATS at {target.url}: {explain(failure)}") from None
+        raise ToolError(f"NATS at {target.url}: {_explain(failure)}") from None
     finally:
         await client.close()
 

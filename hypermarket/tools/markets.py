@@ -31,7 +31,7 @@ import nats.js.errors
 from nats.aio.client import Client
 from nats.js.kv import KeyValue
 
-from hypermarket.models import MarketConfig, config_problem
+from hypermarket.models import MarketConfig, change_problem, config_problem
 from hypermarket.tools.arguments import add_enum_flag, add_tool, enum_name
 from hypermarket.tools.client import Target, ToolError, connect, resolve_target, run_tool
 from hypermarket.wire.market_json import market_from_json, market_to_json
@@ -88,6 +88,9 @@ async def put_market(client: Client, target: Target, config: MarketConfig) -> Wr
     previous = _read(entry.value)
     if previous == config:
         return Written(entry.revision or 0, previous, False)
+    change = None if previous is None else change_problem(previous, config)
+    if change is not None:
+        raise ToolError(f"market {config.market_id} not written: {change}")
     try:
         revision = await kv.update(key, value, last=entry.revision)
     except nats.js.errors.KeyWrongLastSequenceError:

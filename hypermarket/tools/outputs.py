@@ -1,11 +1,12 @@
 """Reading the output stream: how ``tail``, ``book`` and ``demo`` see what the engine did.
 
-Each message of the output stream carries the outputs of one input as an ``OutputBatch``
-(CONTRACT.md).  ``follow_outputs`` reads a subject of it with an ordered consumer: a nats-py
-push consumer that the client re-creates by itself after a gap or a reconnect, without acks
-and without any state on the server worth keeping, which suits a viewer that can always
-start again.  It starts at a stream sequence (1 replays everything) or, with ``None``, at
-whatever arrives next.
+Each message of the output stream is an ``OutputBatch``: consecutive outputs of one shard
+in ``seq`` order, of one input or of several (docs/protocol.md; where a message ends means
+nothing, so readers work per output).  ``follow_outputs`` reads a subject of the stream
+with an ordered consumer: a nats-py push consumer that the client re-creates by itself
+after a gap or a reconnect, without acks and without any state on the server worth
+keeping, which suits a viewer that can always start again.  It starts at a stream sequence
+(1 replays everything) or, with ``None``, at whatever arrives next.
 
 ``end_of_stream`` is the stream sequence of the newest message on a subject at the moment
 of asking: a viewer that wants "everything up to now" (``book --once``, ``tail --last``)

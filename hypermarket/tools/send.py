@@ -151,10 +151,6 @@ async def publish(
 # --------------------------------------------------------------- inputs from flags
 
 
-def _now() -> int:
-    return time.time_ns()
-
-
 def _order_flags(parser: argparse.ArgumentParser) -> None:
     _market_flag(parser)
     _account_flag(parser)
@@ -186,7 +182,7 @@ def _order(args: argparse.Namespace) -> InputBody:
     return NewOrder(
         market_id=args.market,
         account=args.account,
-        client_order_id=args.client_order_id or _now(),
+        client_order_id=args.client_order_id or time.time_ns(),
         side=args.side,
         order_type=args.type,
         time_in_force=args.tif,
@@ -376,7 +372,7 @@ async def send_flags(
         shards = list(range(target.shard_count))
     else:
         shards = [target.shard_of(_market_of(body))]
-    request_id = args.request_id or _now()
+    request_id = args.request_id or time.time_ns()
     client_id = getattr(body, "client_order_id", 0)
     order = f", client_order_id {client_id}" if client_id else ""
     async with connect(target, "send") as client:
@@ -389,12 +385,12 @@ async def send_flags(
 
 def _progress_line(started: float) -> Callable[[int, int], None]:
     """Progress on stderr: one line rewritten in place on a terminal, else a line each call."""
-    end = "\r" if sys.stderr.isatty() else "\n"
+    terminal = sys.stderr.isatty()
 
     def show(done: int, total: int) -> None:
         rate = done / max(time.monotonic() - started, 1e-9)
-        finished = "\n" if done == total and end == "\r" else ""
-        print(f"sent {done} of {total} ({rate:,.0f}/s){finished}", end=end, file=sys.stderr)
+        end = "\r" if terminal and done < total else "\n"
+        print(f"sent {done} of {total} ({rate:,.0f}/s)", end=end, file=sys.stderr, flush=True)
 
     return show
 

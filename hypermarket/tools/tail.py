@@ -1,7 +1,7 @@
 """``python -m hypermarket tail``: follow the output stream, one line per output.
 
-Every message of the output stream holds the outputs of one input; ``tail`` prints each
-output on its own line, readable (``render.describe``) or as canonical proto JSON
+Every message of the output stream holds one or more outputs; ``tail`` prints each output
+on its own line, readable (``render.describe``) or as canonical proto JSON
 (``--json``, the form ``fold inputs`` writes, so the two can be compared with ``diff``).
 Filters apply per output: ``--market`` keeps that market's outputs (and reads only its
 shard's subject), ``--account`` keeps outputs that name the account as owner, maker or
