@@ -31,7 +31,7 @@ starting from a snapshot's state, reproduces every output bit for bit.
 
 from __future__ import annotations
 
-import msgspec
+from msgspec.structs import replace
 
 from hypermarket.core.auction import auction_tick
 from hypermarket.core.canonical import decode_state, encode_state, state_hash
@@ -85,7 +85,11 @@ def step(state: State, event: Input) -> tuple[State, list[Output]]:
             state = auction_tick(state, body, out)
         case Malformed() as body:
             out.emit(body.market_id, Rejected(body.reason, body.detail))
-    return msgspec.structs.replace(state, input_seq=input_seq, output_seq=out.seq), out.outputs
+    if state.input_seq != input_seq or state.output_seq != out.seq:
+        # Handlers that finish a market step set the counters themselves (one copy of the
+        # state instead of two); the others, rejects and ignored inputs, are done here.
+        state = replace(state, input_seq=input_seq, output_seq=out.seq)
+    return state, out.outputs
 
 
 __all__ = [

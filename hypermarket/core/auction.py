@@ -26,7 +26,7 @@ the continuous book starts uncrossed and nothing trades silently.
 
 from __future__ import annotations
 
-import msgspec
+from msgspec.structs import replace
 
 from hypermarket.core.emit import Emitter
 from hypermarket.core.lookup import locate, with_market
@@ -155,7 +155,7 @@ def remember_clearing(market: MarketState, price: int) -> MarketState:
     """Remember a clearing price as the next auction's fallback reference."""
     if not price:
         return market
-    return msgspec.structs.replace(market, last_clearing_price=price)
+    return replace(market, last_clearing_price=price)
 
 
 __all__ = ["auction_tick", "clear_book", "remember_clearing"]

@@ -7,7 +7,7 @@ owns but does not know is ``UNKNOWN_MARKET``.
 
 from __future__ import annotations
 
-import msgspec
+from msgspec.structs import replace
 
 from hypermarket.core.state import MarketState, State
 from hypermarket.models import RejectReason
@@ -29,6 +29,4 @@ def locate(state: State, market_id: int) -> MarketState | tuple[RejectReason, st
 
 def with_market(state: State, market: MarketState) -> State:
     """``state`` with ``market`` replacing the market of the same id."""
-    return msgspec.structs.replace(
-        state, markets=state.markets.set(market.config.market_id, market)
-    )
+    return replace(state, markets=state.markets.set(market.config.market_id, market))

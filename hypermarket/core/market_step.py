@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-import msgspec
+from msgspec.structs import replace
 
 from hypermarket.core.emit import Emitter
 from hypermarket.core.state import MarketState
@@ -38,13 +38,14 @@ from hypermarket.risk.ledger import Ledger
 class MarketStep:
     """Mutable, local to one call of ``step``: never stored, never shared."""
 
-    __slots__ = ("editor", "emit", "ledger", "market", "market_id")
+    __slots__ = ("editor", "emit", "ledger", "market", "market_id", "out")
 
     def __init__(self, market: MarketState, out: Emitter) -> None:
         self.market = market
         self.market_id = market.config.market_id
         self.editor = BookEditor(market.book)
         self.ledger = Ledger(market.accounts, market.config, market.fee_balance)
+        self.out = out
         self.emit: Callable[[OutputBody], None] = functools.partial(out.emit, self.market_id)
         """Emit one output of this market."""
 
@@ -84,7 +85,7 @@ class MarketStep:
             self.emit(cancelled(taker, remaining, CancelReason.SELF_TRADE))
         elif taker.time_in_force in RESTING_TIFS:
             if remaining != taker.remaining:
-                taker = msgspec.structs.replace(taker, remaining=remaining)
+                taker = replace(taker, remaining=remaining)
             self.editor.rest(taker)
         else:
             self.emit(cancelled(taker, remaining, CANCEL_IOC_REMAINDER))
@@ -143,9 +144,7 @@ class MarketStep:
         editor = self.editor
         before = market.book
         book = editor.finish()
-        after = msgspec.structs.replace(
-            market, book=book, accounts=ledger.finish(), fee_balance=ledger.fee_balance
-        )
+        after = replace(market, book=book, accounts=ledger.finish(), fee_balance=ledger.fee_balance)
         emit = self.emit
         for side, touched in editor.touched_sides():
             if side is BUY:

@@ -37,7 +37,7 @@ read; it produces no output unless it is rejected.
 
 from __future__ import annotations
 
-import msgspec
+from msgspec.structs import replace
 
 from hypermarket.core.auction import clear_book, remember_clearing
 from hypermarket.core.emit import Emitter
@@ -102,9 +102,7 @@ def upsert_market(state: State, upsert: UpsertMarket, out: Emitter) -> State:
         step = MarketStep(current, out)
         price = clear_book(step)
         current = remember_clearing(step.finish(state.book_delta_depth), price)
-    return with_market(
-        state, msgspec.structs.replace(current, config=config, revision=upsert.revision)
-    )
+    return with_market(state, replace(current, config=config, revision=upsert.revision))
 
 
 def _switches_to_batch(before: MarketConfig, after: MarketConfig) -> bool:
@@ -129,7 +127,5 @@ def price_update(state: State, update: PriceUpdate, out: Emitter) -> State:
         return state
     return with_market(
         state,
-        msgspec.structs.replace(
-            found, mark_price=update.mark_price, index_price=update.index_price
-        ),
+        replace(found, mark_price=update.mark_price, index_price=update.index_price),
     )

@@ -53,7 +53,7 @@ markets are spread over shards, so no shard could check more.
 
 from __future__ import annotations
 
-import msgspec
+from msgspec.structs import replace
 
 from hypermarket.core.emit import Emitter
 from hypermarket.core.lookup import locate
@@ -218,9 +218,15 @@ def _new_order_problem(
 
 
 def _finish(state: State, step: MarketStep, next_order_id: int) -> State:
+    """The new state after a market step, with the shard's counters brought up to date."""
     after = step.finish(state.book_delta_depth)
-    return msgspec.structs.replace(
-        state, markets=state.markets.set(step.market_id, after), next_order_id=next_order_id
+    out = step.out
+    return replace(
+        state,
+        markets=state.markets.set(step.market_id, after),
+        next_order_id=next_order_id,
+        input_seq=out.input_seq,
+        output_seq=out.seq,
     )
 
 
@@ -481,7 +487,7 @@ def amend_order(state: State, amend: AmendOrder, out: Emitter) -> State:
     problem = _amend_problem(found, step, order, price, qty) or _post_only_cross(
         found, order, crossing
     )
-    moved = msgspec.structs.replace(order, price=price, remaining=qty)
+    moved = replace(order, price=price, remaining=qty)
     result = None
     if problem is None and crossing and not batch:
         editor.remove(order)

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 
 import msgspec
 from immutables import Map
+from msgspec.structs import replace
 
 from hypermarket.models import Order, Side
 from hypermarket.models.enums import BUY, SELL, TIF_IOC
@@ -311,7 +312,7 @@ class BookEditor:
                 level.order_ids, level.quantity - order.remaining + remaining
             )
             editor.touched.add(order.price)
-        shrunk = msgspec.structs.replace(order, remaining=remaining)
+        shrunk = replace(order, remaining=remaining)
         self._orders[order.order_id] = shrunk
         account = self._accounts[order.account]
         self._accounts[order.account] = account.adjusted(order, remaining - order.remaining)
