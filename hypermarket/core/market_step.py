@@ -38,16 +38,24 @@ from hypermarket.risk.ledger import Ledger
 class MarketStep:
     """Mutable, local to one call of ``step``: never stored, never shared."""
 
-    __slots__ = ("editor", "emit", "ledger", "market", "market_id", "out")
+    __slots__ = ("_ledger", "editor", "emit", "market", "market_id", "out")
 
     def __init__(self, market: MarketState, out: Emitter) -> None:
         self.market = market
         self.market_id = market.config.market_id
         self.editor = BookEditor(market.book)
-        self.ledger = Ledger(market.accounts, market.config, market.fee_balance)
+        self._ledger: Ledger | None = None
         self.out = out
         self.emit: Callable[[OutputBody], None] = functools.partial(out.emit, self.market_id)
         """Emit one output of this market."""
+
+    @property
+    def ledger(self) -> Ledger:
+        """The market's accounts for this step, opened on first use (most steps move no money)."""
+        if self._ledger is None:
+            market = self.market
+            self._ledger = Ledger(market.accounts, market.config, market.fee_balance)
+        return self._ledger
 
     def cancel(self, order: Order, reason: CancelReason) -> None:
         """Take a resting order out and say so."""
@@ -137,14 +145,20 @@ class MarketStep:
 
     def finish(self, depth: int) -> MarketState:
         """Trim reduce-only orders, emit deltas and position updates, return the new market."""
-        ledger = self.ledger
-        if ledger.changed:
+        ledger = self._ledger
+        changed = ledger is not None and ledger.changed
+        if changed:
             self._trim_reduce_only()
         market = self.market
         editor = self.editor
         before = market.book
         book = editor.finish()
-        after = replace(market, book=book, accounts=ledger.finish(), fee_balance=ledger.fee_balance)
+        if ledger is None:
+            after = replace(market, book=book)
+        else:
+            after = replace(
+                market, book=book, accounts=ledger.finish(), fee_balance=ledger.fee_balance
+            )
         emit = self.emit
         for side, touched in editor.touched_sides():
             if side is BUY:
@@ -153,7 +167,7 @@ class MarketStep:
                 deltas = side_deltas(side, before.asks, book.asks, touched, depth)
             for delta in deltas:
                 emit(delta)
-        for address, account in ledger.changed.items():
+        for address, account in ledger.changed.items() if ledger is not None else ():
             emit(
                 PositionUpdate(
                     address,

@@ -61,7 +61,7 @@ from hypermarket.core.market_step import RESTING_TIFS, MarketStep, cancelled
 from hypermarket.core.state import MarketState, State
 from hypermarket.matching.auction import reach
 from hypermarket.matching.book import AccountOrders, BookEditor
-from hypermarket.matching.continuous import match, would_cross
+from hypermarket.matching.continuous import MatchResult, match, would_cross
 from hypermarket.models import (
     AmendOrder,
     CancelAll,
@@ -93,7 +93,7 @@ from hypermarket.models.enums import (
     TIF_POST_ONLY,
 )
 from hypermarket.models.market import INT64_MAX
-from hypermarket.risk.accounts import Account
+from hypermarket.risk.accounts import EMPTY_ACCOUNT, Account
 from hypermarket.risk.margin import Problem, band_limit, policy_for
 
 
@@ -248,7 +248,7 @@ def new_order(state: State, order: NewOrder, out: Emitter) -> State:
     if step is None:
         return state
     found = step.market
-    account = step.ledger.account(order.account)
+    account = found.accounts.get(order.account, EMPTY_ACCOUNT)
     resting = step.editor.exposure(order.account)
     problem = _new_order_problem(found, step.editor, order, account, resting)
     if problem is not None:
@@ -275,7 +275,10 @@ def new_order(state: State, order: NewOrder, out: Emitter) -> State:
         limit: int | None = order.price
     else:
         limit = band_limit(order.side, found.mark_price, band_bps) if band_bps else None
-    result = match(step.editor, step.ledger, taker, limit)
+    if limit is not None and not would_cross(step.editor, order.side, limit):
+        result = MatchResult([], [], order.quantity, False)  # nothing to trade with: no walk
+    else:
+        result = match(step.editor, step.ledger, taker, limit)
     if is_market:
         problem = policy_for(found.config).order_problem(
             found.config,
@@ -291,7 +294,7 @@ def new_order(state: State, order: NewOrder, out: Emitter) -> State:
             RejectReason.FOK_NOT_FILLABLE,
             f"only {order.quantity - result.remaining} of {order.quantity} lots can trade now",
         )
-    if problem is None and step.ledger.overflowed():
+    if problem is None and result.trades and step.ledger.overflowed():
         problem = RejectReason.OVERFLOW, "settling this order would overflow an account"
     if problem is not None:
         out.emit(market_id, OrderRejected(order.client_order_id, order.account, *problem))
