@@ -1,28 +1,22 @@
-"""The engine as a separate process, for tests that kill it, and reading streams back.
+"""The engine as a separate process for tests, and reading its streams back.
 
-``EngineProcess`` runs ``python -m hypermarket run --config FILE`` with its log
-in a file, waits for "engine ready", and stops it cleanly (SIGINT) or crashes
-it (SIGKILL).  ``stored_output_events`` reads a shard's whole output stream
-back through the bus's own raw JetStream access.
+``engine_process`` gives the tools' ``EngineProcess`` (``python -m hypermarket
+run --config FILE``, log in a file, ready on "engine ready", SIGINT to stop,
+SIGKILL to crash) for a test config; ``stored_output_events`` reads a shard's
+whole output stream back through the bus's own raw JetStream access.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import trio
 
 from hypermarket.models import Output
+from hypermarket.tools.engine_process import EngineProcess
 from hypermarket.wire import outputs_from_batch
 from tests.nats_server import raw_jetstream
-
-READY = "engine ready"
 
 
 def write_engine_config(
@@ -41,49 +35,10 @@ def write_engine_config(
     return path
 
 
-class EngineProcess:
-    """One engine process on ``config`` (see the module docstring)."""
-
-    def __init__(self, config: Path, shards: str | None = None) -> None:
-        self.config = config
-        self.shards = shards
-        self.log = config.parent / f"engine-{shards or 'all'}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    def start(self, timeout: float = 30.0) -> None:
-        """Start the engine and wait until it has recovered every shard."""
-        command = [sys.executable, "-m", "hypermarket", "run", "--config", str(self.config)]
-        if self.shards is not None:
-            command += ["--shards", self.shards]
-        offset = self.log.stat().st_size if self.log.exists() else 0
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=dict(os.environ)
-            )
-        self.starts += 1
-        deadline = time.monotonic() + timeout
-        while READY not in self.log.read_bytes()[offset:].decode(errors="replace"):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"the engine did not become ready:\n{self.tail()}")
-            time.sleep(0.02)
-
-    def kill(self) -> None:
-        """Crash it: SIGKILL, no chance to snapshot or flush anything."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self, timeout: float = 30.0) -> int:
-        """SIGINT and wait; returns the exit status."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGINT)
-        return self.process.wait(timeout)
-
-    def tail(self, lines: int = 30) -> str:
-        if not self.log.exists():
-            return "(no log)"
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+def engine_process(config: Path, shards: str | None = None) -> EngineProcess:
+    """The engine on ``config`` (owning ``shards``, default all), logging beside the config."""
+    run_args = ["--config", str(config)] + ([] if shards is None else ["--shards", shards])
+    return EngineProcess(run_args, config.parent / f"engine-{shards or 'all'}.log")
 
 
 async def stored_output_events(url: str, shard: int, stream: str = "CLOB_OUTPUTS") -> list[Output]:

@@ -27,7 +27,7 @@ from hypermarket.persistence.wal_format import RecordKind
 from hypermarket.persistence.wal_scan import records_from, scan_wal
 from hypermarket.wire import decode_input, encode_input
 from tests.engine_process import (
-    EngineProcess,
+    engine_process,
     stored_output_events,
     wait_until,
     write_engine_config,
@@ -91,7 +91,7 @@ async def test_sigkill_at_random_points_loses_and_repeats_nothing(tmp_path: Path
         config = write_engine_config(
             tmp_path, server.url, extra="snapshots:\n  interval_inputs: 1500\n"
         )
-        engine = EngineProcess(config)
+        engine = engine_process(config)
         for _ in range(4):
             await trio.to_thread.run_sync(engine.start)
             await trio.sleep(rng.uniform(0.05, 0.6))
@@ -100,7 +100,7 @@ async def test_sigkill_at_random_points_loses_and_repeats_nothing(tmp_path: Path
         try:
             await wait_until(lambda: finished(server.url), 120)
         finally:
-            assert await trio.to_thread.run_sync(engine.stop) == 0, engine.tail()
+            assert await trio.to_thread.run_sync(engine.stop) == 0, engine.log_tail()
         assert engine.starts == 5
         await check_exactly_once(server, tmp_path, payloads)
 
@@ -112,12 +112,12 @@ async def test_a_nats_restart_mid_flow_loses_and_repeats_nothing(tmp_path: Path)
     with NatsServer(tmp_path / "nats") as server:
         await publish_flow(server.bus_settings(), payloads)
         config = write_engine_config(tmp_path, server.url)
-        engine = EngineProcess(config)
+        engine = engine_process(config)
         await trio.to_thread.run_sync(engine.start)
         try:
             await trio.sleep(random.Random(seed).uniform(0.1, 0.5))
             await trio.to_thread.run_sync(server.restart)
             await wait_until(lambda: finished(server.url), 120)
         finally:
-            assert await trio.to_thread.run_sync(engine.stop) == 0, engine.tail()
+            assert await trio.to_thread.run_sync(engine.stop) == 0, engine.log_tail()
         await check_exactly_once(server, tmp_path, payloads)

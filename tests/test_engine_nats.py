@@ -20,7 +20,7 @@ from hypermarket.persistence.wal_scan import records_from, scan_wal
 from hypermarket.wire import decode_input, encode_input
 from hypermarket.wire.market_json import market_to_json
 from tests.engine_process import (
-    EngineProcess,
+    engine_process,
     stored_output_events,
     wait_until,
     write_engine_config,
@@ -53,7 +53,7 @@ async def test_orders_from_a_plain_client_fill_and_a_restart_loses_nothing(
 ) -> None:
     with NatsServer(tmp_path / "nats") as server:
         config = write_engine_config(tmp_path, server.url)
-        engine = EngineProcess(config)
+        engine = engine_process(config)
         await trio.to_thread.run_sync(engine.start)
         try:
             async with open_nats_bus(server.bus_settings()) as bus:
@@ -108,7 +108,7 @@ async def every_shard_has(url: str, kind: type, shards: tuple[int, ...] = (0, 1)
 async def test_two_processes_with_disjoint_shards_do_what_one_core_does(tmp_path: Path) -> None:
     with NatsServer(tmp_path / "nats") as server:
         config = write_engine_config(tmp_path, server.url, shard_count=2)
-        engines = [EngineProcess(config, "0"), EngineProcess(config, "1")]
+        engines = [engine_process(config, "0"), engine_process(config, "1")]
         for engine in engines:
             await trio.to_thread.run_sync(engine.start)
         try:

@@ -299,19 +299,22 @@ def new_order(state: State, order: NewOrder, out: Emitter) -> State:
     if problem is not None:
         out.emit(market_id, OrderRejected(order.client_order_id, order.account, *problem))
         return state
-    step.emit(
-        OrderAccepted(
-            taker.order_id,
-            order.client_order_id,
-            order.account,
-            order.side,
-            order.price,
-            order.quantity,
-        )
-    )
+    step.emit(_accepted(taker, order))
     step.emit_match(taker, result)
     step.settle_remainder(taker, result)
     return _finish(state, step, state.next_order_id + 1)
+
+
+def _accepted(taker: Order, order: NewOrder) -> OrderAccepted:
+    """The acknowledgement of ``order`` as ``taker``, priced as sent (0 for a MARKET order)."""
+    return OrderAccepted(
+        taker.order_id,
+        order.client_order_id,
+        order.account,
+        order.side,
+        order.price,
+        order.quantity,
+    )
 
 
 def _collect(state: State, step: MarketStep, order: NewOrder, taker: Order) -> State:
@@ -321,16 +324,7 @@ def _collect(state: State, step: MarketStep, order: NewOrder, taker: Order) -> S
     orders on the other side that the new one would trade with are handled by
     its mode, so that no auction can pair an account with itself.
     """
-    step.emit(
-        OrderAccepted(
-            taker.order_id,
-            order.client_order_id,
-            order.account,
-            order.side,
-            order.price,
-            order.quantity,
-        )
-    )
+    step.emit(_accepted(taker, order))
     _rest_for_auction(step, taker)
     return _finish(state, step, state.next_order_id + 1)
 

@@ -42,14 +42,17 @@ class EngineProcess:
         self.log_path = log_path
         self.env = None if env is None else dict(env)
         self.url: str | None = None  # the embedded server's, once the log has named it
+        self.starts = 0
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout_s: float = 30.0) -> None:
         """Start the engine and return once it logs ``engine ready``.
 
         Raises ``ToolError`` with the end of the log if it exits or is not ready in time.
+        A restart appends to the same log and waits for a new ``engine ready``.
         """
-        with self.log_path.open("wb") as log:
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
                 self.command,
                 stdin=subprocess.DEVNULL,
@@ -58,9 +61,10 @@ class EngineProcess:
                 env=self.env,
                 start_new_session=True,
             )
+        self.starts += 1
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+            text = self.log_path.read_bytes()[offset:].decode("utf-8", errors="replace")
             found = EMBEDDED_URL.search(text)
             if found is not None:
                 self.url = found.group(1)
@@ -78,6 +82,13 @@ class EngineProcess:
             f"the engine was not ready within {timeout_s} s; "
             f"{self.log_path} ends with:\n{self.log_tail()}"
         )
+
+    def kill(self) -> None:
+        """Crash it: SIGKILL, no chance to publish or snapshot (crash tests)."""
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
 
     def stop(self, timeout_s: float = 30.0) -> int | None:
         """SIGINT, then wait; SIGKILL after ``timeout_s``.  The exit status (None: never ran)."""
