@@ -87,11 +87,12 @@ def test_risk_worked_example_of_docs_risk_md() -> None:
     stdout, _ = fold(EXAMPLES / "risk_worked_example.jsonl")
     by_request = outputs_by_request(stdout)
     # 7: B (collateral 5000) bids 3 @ 2020, multiplier 10, mark 2000, taker fee 10 bps:
-    #    cash = 5000 - 60600 - ceil(60.6) = -55661; equity = -55661 + 3 * 2000 * 10 = 4339;
+    #    worst-case fees ceil(60.6) + 3 (one unit per lot) = 64;
+    #    cash = 5000 - 60600 - 64 = -55664; equity = -55664 + 3 * 2000 * 10 = 4336;
     #    initial margin = 3 * 2000 * 10 * 10 % = 6000.
     (rejected,) = by_request[7]
     assert rejected[1]["reason"] == "REJECT_REASON_INSUFFICIENT_MARGIN"
-    assert rejected[1]["detail"] == "equity 4339 would not cover initial margin 6000"
+    assert rejected[1]["detail"] == "equity 4336 would not cover initial margin 6000"
     # 8: 2 lots @ 2010 = 40200: taker fee ceil(40.2) = 41, maker rebate ceil(-8.04) = -8.
     fill = dict(by_request[8])["fill"]
     assert (fill["takerFee"], fill["makerFee"]) == ("41", "-8")

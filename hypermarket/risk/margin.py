@@ -16,7 +16,8 @@ wrapped.  ``BPS = 10_000``.  Every division rounds in the exchange's favour:
 The initial-margin check of an order on side ``s`` assumes every resting order
 of the account on ``s``, and the new one, fills at its limit price (a MARKET
 order: at the prices it actually traded, found by matching first), paying the
-worse of the two fee rates:
+worse of the two fee rates, charged fill by fill (``worst_case_fee``: the
+ceiling of the whole, plus one unit per lot for the per-fill rounding):
 
     cash'   = cash -/+ sum(price * qty) * multiplier - fees      (- buying)
     size'   = size +/- sum(qty)
@@ -52,6 +53,18 @@ def fee(notional: int, fee_bps: int) -> int:
     return -(-notional * fee_bps // BPS_DENOMINATOR)
 
 
+def worst_case_fee(notional: int, qty: int, fee_bps: int) -> int:
+    """The most ``qty`` lots worth ``notional`` can pay in fees at ``fee_bps``, however they fill.
+
+    Fees are charged fill by fill, each rounded up, and a sum of ceilings exceeds
+    the ceiling of the sum by less than one unit per fill; there are at most
+    ``qty`` fills (one lot each), hence one unit per lot on top.
+    """
+    if fee_bps <= 0:
+        return 0
+    return fee(notional, fee_bps) + qty
+
+
 def initial_margin(size: int, mark_price: int, config: MarketConfig) -> int:
     """Initial margin of a position of ``size`` lots at ``mark_price``, rounded up."""
     notional = abs(size) * mark_price * config.contract_multiplier
@@ -79,7 +92,7 @@ def equity_after_fills(
     """(equity, initial margin) at the mark once ``qty`` lots on ``side`` trade at that notional."""
     multiplier = config.contract_multiplier
     money = notional_ticks * multiplier
-    worst_fee = fee(money, max(config.taker_fee_bps, config.maker_fee_bps, 0))
+    worst_fee = worst_case_fee(money, qty, max(config.taker_fee_bps, config.maker_fee_bps, 0))
     if side is BUY:
         cash = account.cash - money - worst_fee
         size = account.size + qty
