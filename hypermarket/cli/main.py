@@ -44,11 +44,12 @@ def _fold_inputs(args: argparse.Namespace) -> int:
 def _bench_core(args: argparse.Namespace) -> int:
     print(
         f"bench core: seed {args.seed}, {args.events} events, {args.markets} markets "
-        f"({args.batch_markets} BATCH; mix: hypermarket/simulation/flow.py)"
+        f"({args.batch_markets} BATCH; mix: hypermarket/simulation/flow.py), "
+        f"fastest of {args.repeat} runs"
     )
     for gc_mode in args.gc:
         result = bench_core.run_pass(
-            args.seed, args.events, args.markets, gc_mode, args.batch_markets
+            args.seed, args.events, args.markets, gc_mode, args.batch_markets, args.repeat
         )
         print(bench_core.format_pass(result), flush=True)
     for orders in args.auction_orders:
@@ -155,6 +156,7 @@ def _add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     core.add_argument("--events", type=int, default=100_000)
     core.add_argument("--seed", type=int, default=1)
     core.add_argument("--markets", type=int, default=4)
+    core.add_argument("--repeat", type=int, default=3, help="report the fastest of these runs")
     core.add_argument(
         "--batch-markets", type=int, default=1, help="how many of the markets are BATCH"
     )

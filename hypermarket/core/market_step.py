@@ -160,12 +160,13 @@ class MarketStep:
                 market, book=book, accounts=ledger.finish(), fee_balance=ledger.fee_balance
             )
         emit = self.emit
-        for side, touched in editor.touched_sides():
-            if side is BUY:
-                deltas = side_deltas(side, before.bids, book.bids, touched, depth)
-            else:
-                deltas = side_deltas(side, before.asks, book.asks, touched, depth)
-            for delta in deltas:
+        touched = editor.touched(BUY)
+        if touched is not None:
+            for delta in side_deltas(BUY, before.bids, book.bids, touched, depth):
+                emit(delta)
+        touched = editor.touched(SELL)
+        if touched is not None:
+            for delta in side_deltas(SELL, before.asks, book.asks, touched, depth):
                 emit(delta)
         for address, account in ledger.changed.items() if ledger is not None else ():
             emit(

@@ -33,7 +33,7 @@ from immutables import Map
 from msgspec.structs import replace
 
 from hypermarket.models import Order, Side
-from hypermarket.models.enums import BUY, SELL, TIF_IOC
+from hypermarket.models.enums import BUY, TIF_IOC
 
 
 class Level(msgspec.Struct, frozen=True, gc=False):
@@ -238,14 +238,10 @@ class BookEditor:
         level: Level = self._peek(side).levels[price]
         return level
 
-    def touched_sides(self) -> list[tuple[Side, set[int]]]:
-        """The sides this editor changed, bids first, with the prices touched on each."""
-        sides = []
-        if self._bids is not None:
-            sides.append((BUY, self._bids.touched))
-        if self._asks is not None:
-            sides.append((SELL, self._asks.touched))
-        return sides
+    def touched(self, side: Side) -> set[int] | None:
+        """The prices this editor touched on ``side``; None if it never changed that side."""
+        editor = self._bids if side is BUY else self._asks
+        return None if editor is None else editor.touched
 
     def resting(self, order_id: int) -> Order:
         """The resting order ``order_id``, which must exist."""

@@ -69,10 +69,15 @@ class Ledger:
         """Whether any changed account or the fee account left int64."""
         if not self.changed:
             return False
-        return not fits_int64(self.fee_balance) or not all(
-            fits_int64(a.collateral, a.size, a.entry_notional, a.realized_pnl)
-            for a in self.changed.values()
-        )
+        values = [self.fee_balance]
+        for account in self.changed.values():
+            values += (
+                account.collateral,
+                account.size,
+                account.entry_notional,
+                account.realized_pnl,
+            )
+        return not fits_int64(*values)
 
     def finish(self) -> Map[bytes, Account]:
         """The market's accounts with this step's changes (unchanged map if there were none)."""
