@@ -100,6 +100,22 @@ def deposit(account_: bytes, market_id: int, amount: int) -> Input:
     return wrap(Deposit(account_, market_id, amount))
 
 
+def withdraw(account_: bytes, market_id: int, amount: int) -> Input:
+    """A ``Withdraw`` of ``amount`` collateral units from ``account_``'s margin in ``market_id``."""
+    return wrap(Withdraw(account_, market_id, amount))
+
+
+def margin_account(state: State, market_id: int, account_: bytes) -> tuple[int, int, int, int]:
+    """``account_``'s isolated account in a market as (collateral, size, entry, realized).
+
+    All zeros for an account the market has never seen.
+    """
+    found = state.markets[market_id].accounts.get(account_)
+    if found is None:
+        return (0, 0, 0, 0)
+    return (found.collateral, found.size, found.entry_notional, found.realized_pnl)
+
+
 def mark(market_id: int, price: int, index_price: int | None = None) -> Input:
     """A ``PriceUpdate`` setting the mark (and index, same unless told) price of a market."""
     return wrap(PriceUpdate(market_id, price, price if index_price is None else index_price))
@@ -362,6 +378,7 @@ __all__ = [
     "fund",
     "generated_flow",
     "kinds",
+    "margin_account",
     "mark",
     "market",
     "market_order",
@@ -370,6 +387,7 @@ __all__ = [
     "order",
     "run",
     "set_status",
+    "withdraw",
     "wrap",
 ]
 

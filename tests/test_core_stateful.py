@@ -1,21 +1,29 @@
-"""The core agrees with a plain mutable reference model on every sequence hypothesis can find.
+"""The core matches a plain reference model, in matching and in money, on any input sequence.
 
 A ``RuleBasedStateMachine`` drives the engine (``hypermarket.core.step``) and
 ``tests.reference_model.ReferenceExchange`` side by side with the same inputs: new orders of
-every type, time in force and self-trade mode (three accounts, seven prices, two markets of
-shard 0 of 2, plus a market of another shard and an unknown one), cancels by order id and by
-client order id (live, unknown and other accounts' orders), amends, cancel-alls, and market
-changes (status, stale revisions, broken configs).  After every rule it checks that:
+every type, time in force and self-trade mode, some reduce-only (three accounts, seven prices,
+two markets of shard 0 of 2 with fees, a price band, a position limit and a contract
+multiplier, plus a market of another shard and an unknown one), orders that reach the best
+opposite price, orders that reduce an account's position (reduce-only ones, and plain ones
+after a resting reduce-only order, so that reduce-only orders rest, trade, are clamped as
+makers and trimmed), cancels by order id and by client order id (live, unknown and other
+accounts' orders), amends, cancel-alls, deposits and withdrawals (some of exactly the
+collateral, some invalid or overflowing), price updates (some invalid), and market changes
+(status, stale revisions, broken configs, new fees, band, position limit or margin).
+Accounts are funded modestly, from 150 to a million money units, so that the margin checks
+bite, and start with positions.  After every rule it checks that:
 
-* the outputs of the input, described by kind and key fields, are equal, in order;
+* the outputs of the input, described by kind and key fields (fees of fills and position
+  updates included), are equal, in order;
 * output numbering is dense, and ``input_seq`` / ``request_id`` are those of the input;
 * the book deltas follow the contract's order and name only levels in or leaving the view;
 * ``check_invariants`` holds (``tests.support.Exchange`` runs it after every step);
 * the resting books are equal order by order (id, account, client id, open quantity, in time
   priority), and the order id counters agree;
+* every market's accounts (collateral, size, entry notional, realized PnL), fee account and
+  mark price are equal;
 * a client applying the book deltas holds exactly the engine's top ``DEPTH`` levels.
-
-Funding inputs (``fund``) go to the engine only: the reference model has no collateral.
 """
 
 from __future__ import annotations
@@ -27,9 +35,11 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from hypermarket.core import State
 from hypermarket.models import (
+    INT64_MAX,
     AuctionResult,
     BookDelta,
     CancelAllDone,
+    Deposit,
     Fill,
     Input,
     MarketStatus,
@@ -46,6 +56,7 @@ from hypermarket.models import (
     Side,
     TimeInForce,
     UpsertMarket,
+    Withdraw,
 )
 from tests.reference_model import Out, ReferenceExchange
 from tests.support import (
@@ -60,18 +71,32 @@ from tests.support import (
     cancel_all,
     check_delta_outputs,
     config,
-    fund,
+    deposit,
+    mark,
     order,
     wrap,
 )
 
 ACCOUNTS = (ALICE, BOB, CAROL)
 DEPTH = 3
-# Shard 0 of 2 owns the even markets.  Market 4 has quantity limits so that they are exercised.
+# Shard 0 of 2 owns the even markets.  Market 2: taker fee 7 bps, maker rebate 2 bps, band
+# 300 bps (3 ticks around a mark of 100).  Market 4: quantity limits, multiplier 3, taker 10 and
+# maker 40 bps (the maker rate is the worse one), position limit 12 lots.  Initial margin 10 %
+# (the default) in both.
 MARKET_OVERRIDES: dict[int, dict[str, object]] = {
-    2: {},
-    4: {"min_quantity": 2, "max_quantity": 20},
+    2: {"taker_fee_bps": 7, "maker_fee_bps": -2, "price_band_bps": 300},
+    4: {
+        "min_quantity": 2,
+        "max_quantity": 20,
+        "contract_multiplier": 3,
+        "taker_fee_bps": 10,
+        "maker_fee_bps": 40,
+        "max_position": 12,
+    },
 }
+# What each account deposits in each market at the start: ALICE can hold a few lots, BOB a few
+# dozen, CAROL anything.
+FUNDING = {ALICE: 150, BOB: 1500, CAROL: 10**6}
 LIVE_MARKETS = tuple(MARKET_OVERRIDES)
 # Mostly real markets; 3 belongs to shard 1, 6 was never created.
 MARKET_IDS = st.sampled_from([2, 2, 2, 2, 2, 4, 4, 4, 4, 3, 6])
@@ -85,6 +110,9 @@ TIFS = st.sampled_from(
 STATUSES = st.sampled_from(MarketStatus)
 NEW_PRICES = st.sampled_from([0, 0, 0, 97, 98, 99, 100, 101, 102, 103, -1])
 NEW_QUANTITIES = st.sampled_from([0, 0, 1, 2, 3, 5, 8, 25, -1])
+REDUCE_ONLY = st.sampled_from([False, False, False, True])
+AMOUNTS = st.sampled_from([1, 7, 50, 50, 300, 5000, 0, -3, INT64_MAX])
+MARKS = st.sampled_from([95, 97, 99, 100, 100, 100, 101, 103, 105, 0])
 
 
 @st.composite
@@ -99,7 +127,7 @@ def new_orders(draw: st.DrawFn) -> Input:
     return order(
         draw(ACCOUNT), draw(st.sampled_from(Side)), price, draw(QUANTITIES),
         market_id=draw(MARKET_IDS), client_order_id=draw(CLIENT_IDS), order_type=order_type,
-        tif=tif, stp=draw(st.sampled_from(SelfTradePrevention)),
+        tif=tif, stp=draw(st.sampled_from(SelfTradePrevention)), reduce_only=draw(REDUCE_ONLY),
     )  # fmt: skip
 
 
@@ -170,8 +198,20 @@ def describe(output: Output) -> Out | None:
                 b.price,
                 b.quantity,
                 b.taker_side,
+                b.maker_fee,
+                b.taker_fee,
                 b.maker_remaining,
                 b.taker_remaining,
+            )
+        case PositionUpdate() as b:
+            return (
+                "PositionUpdate",
+                mid,
+                b.account,
+                b.size,
+                b.entry_notional,
+                b.collateral,
+                b.realized_pnl,
             )
         case MarketUpdated() as b:
             return ("MarketUpdated", mid, b.revision, b.config.status)
@@ -179,7 +219,7 @@ def describe(output: Output) -> Out | None:
             return ("CancelAllDone", mid, b.account, b.cancelled)
         case Rejected() as b:
             return ("Rejected", mid, b.reason)
-        case BookDelta() | PositionUpdate():
+        case BookDelta():
             return None
         case AuctionResult():
             raise AssertionError(f"no auction can run in a continuous market: {output}")
@@ -212,8 +252,17 @@ class CoreVersusReference(RuleBasedStateMachine):
         for market_id, overrides in MARKET_OVERRIDES.items():
             self.apply(wrap(UpsertMarket(config(market_id, **overrides), 1)))
             self.revisions[market_id] = 1
-            for who in ACCOUNTS:
-                self.replica.apply(self.exchange.feed(fund(who, market_id)))
+            for who, amount in FUNDING.items():
+                self.apply(deposit(who, market_id, amount))
+            self.apply(mark(market_id, 100))
+            # Every account starts with a position, so that reduce-only orders have something to
+            # reduce from the first rule on, bought at two prices, so that closing part of it
+            # releases an entry that does not divide evenly: ALICE long 3 (2 @ 99, 1 @ 100),
+            # BOB long 2 (@ 100), CAROL short 5.
+            self.apply(order(CAROL, Side.SELL, 99, 2, market_id=market_id, client_order_id=7))
+            self.apply(order(CAROL, Side.SELL, 100, 3, market_id=market_id, client_order_id=8))
+            self.apply(order(ALICE, Side.BUY, 100, 3, market_id=market_id, client_order_id=8))
+            self.apply(order(BOB, Side.BUY, 100, 2, market_id=market_id, client_order_id=8))
 
     # ------------------------------------------------------------------ driving both
 
@@ -269,6 +318,68 @@ class CoreVersusReference(RuleBasedStateMachine):
         self.apply(event)
 
     @rule(data=st.data())
+    def take_liquidity(self, data: st.DataObject) -> None:
+        """An order near the best opposite price (so that positions build up), or, for an
+        account with a position, an order on the side that reduces it: reduce-only (so that
+        reduce-only orders rest and trade) or plain (so that resting reduce-only orders of the
+        account must be trimmed)."""
+        market_id = data.draw(st.sampled_from(LIVE_MARKETS), label="market")
+        market = self.model.markets[market_id]
+        who = data.draw(ACCOUNT, label="account")
+        size = market.account(who).size
+        kind = "any"
+        if size:
+            kind = data.draw(st.sampled_from(["any", "reduce only", "closing"]), label="kind")
+        reduce_only = kind == "reduce only"
+        if kind != "any":
+            side = Side.SELL if size > 0 else Side.BUY
+            qty = data.draw(st.integers(1, abs(size) + 1), label="quantity")
+        else:
+            side = data.draw(st.sampled_from(Side), label="side")
+            qty = data.draw(st.integers(1, 6), label="quantity")
+        best = market.best(Side.SELL if side is Side.BUY else Side.BUY)
+        reach = data.draw(st.integers(-2, 2), label="ticks past the best price")
+        price = 100 if best is None else best + (reach if side is Side.BUY else -reach)
+        is_market = data.draw(st.integers(0, 4), label="market order?") == 0
+        tif = data.draw(st.sampled_from([TimeInForce.IOC, TimeInForce.FOK]), label="tif")
+        if not is_market:
+            tif = data.draw(TIFS, label="tif")
+        self.apply(
+            order(who, side, 0 if is_market else price, qty, market_id=market_id,
+                  client_order_id=data.draw(CLIENT_IDS, label="client order id"),
+                  order_type=OrderType.MARKET if is_market else OrderType.LIMIT, tif=tif,
+                  stp=data.draw(st.sampled_from(SelfTradePrevention)), reduce_only=reduce_only)
+        )  # fmt: skip
+
+    @rule(data=st.data())
+    def take_more_liquidity(self, data: st.DataObject) -> None:
+        self.take_liquidity(data)
+
+    @rule(data=st.data())
+    def reduce_only_then_close(self, data: st.DataObject) -> None:
+        """A resting reduce-only order, then a plain order of the same account that reduces
+        the position by trading: the reduce-only order must shrink or go (``_finish``)."""
+        market_id = data.draw(st.sampled_from(LIVE_MARKETS), label="market")
+        market = self.model.markets[market_id]
+        who = data.draw(ACCOUNT, label="account")
+        size = market.account(who).size
+        side = Side.SELL if size > 0 else Side.BUY
+        away = data.draw(st.integers(1, 3), label="ticks away from the mark")
+        self.apply(
+            order(who, side, 100 + away if side is Side.SELL else 100 - away,
+                  data.draw(st.integers(1, max(abs(size), 2)), label="reduce-only quantity"),
+                  market_id=market_id, client_order_id=data.draw(CLIENT_IDS), reduce_only=True)
+        )  # fmt: skip
+        best = market.best(Side.BUY if side is Side.SELL else Side.SELL)
+        self.apply(
+            order(who, side, 0 if best is None else best,
+                  data.draw(st.integers(1, abs(size) + 2), label="closing quantity"),
+                  market_id=market_id, client_order_id=data.draw(CLIENT_IDS),
+                  order_type=OrderType.MARKET if best is None else OrderType.LIMIT,
+                  tif=TimeInForce.IOC)
+        )  # fmt: skip
+
+    @rule(data=st.data())
     def cancel_order(self, data: st.DataObject) -> None:
         market_id, order_id, client_order_id, who = self.draw_target(data)
         if data.draw(st.booleans(), label="by client order id"):
@@ -295,6 +406,23 @@ class CoreVersusReference(RuleBasedStateMachine):
                   new_price=new_price, new_quantity=new_quantity)
         )  # fmt: skip
 
+    @rule(data=st.data(), amount=AMOUNTS)
+    def move_collateral(self, data: st.DataObject, amount: int) -> None:
+        """A deposit or a withdrawal; some withdraw exactly the collateral the model holds."""
+        who = data.draw(ACCOUNT, label="account")
+        market_id = data.draw(MARKET_IDS, label="market")
+        if data.draw(st.booleans(), label="deposit"):
+            self.apply(wrap(Deposit(who, market_id, amount)))
+            return
+        known = self.model.markets.get(market_id)
+        if known is not None and data.draw(st.booleans(), label="all of it"):
+            amount = known.account(who).collateral
+        self.apply(wrap(Withdraw(who, market_id, amount)))
+
+    @rule(market_id=MARKET_IDS, mark_price=MARKS, index_offset=st.sampled_from([0, 0, 2, -100]))
+    def update_price(self, market_id: int, mark_price: int, index_offset: int) -> None:
+        self.apply(mark(market_id, mark_price, mark_price + index_offset))
+
     @rule(data=st.data())
     def administer(self, data: st.DataObject) -> None:
         """Rarer inputs: a cancel-all, or a change of a market (status, revision, config)."""
@@ -306,7 +434,11 @@ class CoreVersusReference(RuleBasedStateMachine):
         market_id = data.draw(st.sampled_from([*LIVE_MARKETS, 3]), label="market")
         status = data.draw(STATUSES, label="status")
         step = data.draw(st.sampled_from([1, 1, 1, 3, 0, -1]), label="revision step")
-        variant = data.draw(st.sampled_from(["same", "same", "fees", "broken", "multiplier"]))
+        variant = data.draw(
+            st.sampled_from(
+                ["same", "same", "fees", "broken", "multiplier", "band", "limit", "margin"]
+            )
+        )
         overrides = dict(MARKET_OVERRIDES.get(market_id, {}))
         if variant == "fees":
             overrides.update(maker_fee_bps=-1, taker_fee_bps=3)
@@ -314,6 +446,12 @@ class CoreVersusReference(RuleBasedStateMachine):
             overrides.update(initial_margin_bps=500, maintenance_margin_bps=500)
         elif variant == "multiplier":
             overrides.update(contract_multiplier=10)
+        elif variant == "band":
+            overrides.update(price_band_bps=100)
+        elif variant == "limit":
+            overrides.update(max_position=4)
+        elif variant == "margin":
+            overrides.update(initial_margin_bps=2000, maintenance_margin_bps=1000)
         revision = self.revisions.get(market_id, 1) + step
         self.apply(wrap(UpsertMarket(config(market_id, status=status, **overrides), revision)))
         market = self.model.markets.get(market_id)
@@ -347,6 +485,23 @@ class CoreVersusReference(RuleBasedStateMachine):
             assert engine_market.revision == market.revision
             assert engine_market.config == market.config
         assert state.next_order_id == self.model.next_order_id
+
+    @invariant()
+    def accounts_and_fee_accounts_agree(self) -> None:
+        state = self.exchange.state
+        for market_id, market in self.model.markets.items():
+            engine_market = state.markets[market_id]
+            engine_accounts = {
+                address: (a.collateral, a.size, a.entry_notional, a.realized_pnl)
+                for address, a in engine_market.accounts.items()
+            }
+            model_accounts = {address: a.values() for address, a in market.accounts.items()}
+            assert engine_accounts == model_accounts, f"market {market_id}"
+            assert engine_market.fee_balance == market.fee_balance, f"market {market_id}"
+            assert (engine_market.mark_price, engine_market.index_price) == (
+                market.mark,
+                market.index,
+            )
 
     @invariant()
     def delta_replica_holds_the_top_levels(self) -> None:

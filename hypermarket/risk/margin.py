@@ -181,16 +181,21 @@ class IsolatedMargin:
         exposure: AccountOrders,
         amount: int,
     ) -> Problem | None:
-        """Enough collateral, then initial margin of what stays with either side's orders filled."""
+        """A mark if margin is at stake, enough collateral, then initial margin of what stays.
+
+        Checked in ``RejectReason`` order; margin is priced with either side's
+        resting orders filled.
+        """
+        at_stake = account.size != 0 or exposure.buy_qty != 0 or exposure.sell_qty != 0
+        if at_stake and not mark_price:
+            return RejectReason.NO_MARK_PRICE, "margin cannot be priced before a PriceUpdate"
         if amount > account.collateral:
             return (
                 RejectReason.INSUFFICIENT_COLLATERAL,
                 f"withdraw {amount} exceeds collateral {account.collateral}",
             )
-        if account.size == 0 and exposure.buy_qty == 0 and exposure.sell_qty == 0:
+        if not at_stake:
             return None
-        if not mark_price:
-            return RejectReason.NO_MARK_PRICE, "margin cannot be priced before a PriceUpdate"
         after = Account(
             account.collateral - amount, account.size, account.entry_notional, account.realized_pnl
         )
