@@ -13,6 +13,7 @@ import errno
 import json
 import logging
 import os
+import time
 import urllib.request
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from hypermarket.engine.runtime import Engine
 from hypermarket.models import Side
 from hypermarket.observability.logs import JsonFormatter
 from hypermarket.persistence import DurabilityError
+from hypermarket.tools.engine_process import EngineProcess
 from hypermarket.wire.market_json import market_to_json
 from tests.engine_process import write_engine_config
 from tests.engine_support import (
@@ -132,3 +134,21 @@ def test_json_log_lines_carry_shard_and_sequence() -> None:
         42,
         "INFO",
     )
+
+
+def test_an_engine_killed_with_sigkill_takes_its_embedded_server_with_it(tmp_path: Path) -> None:
+    config = tmp_path / "engine.yaml"
+    config.write_text(f"data_dir: {tmp_path / 'data'}\nmetrics:\n  address: ''\n", encoding="utf-8")
+    engine = EngineProcess(["--config", str(config)], tmp_path / "engine.log")
+    engine.start()
+    pid = int((tmp_path / "data" / "nats" / "nats-server.pid").read_text())
+    os.kill(pid, 0)  # the embedded server runs
+    engine.kill()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"nats-server {pid} outlived its engine")

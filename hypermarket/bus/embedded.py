@@ -127,16 +127,26 @@ def answers(port: int, timeout_s: float = 0.5) -> bool:
         return False
 
 
-def start_process(binary: Path, config: Path, store_dir: Path) -> subprocess.Popen[bytes]:
+def start_process(
+    binary: Path, config: Path, store_dir: Path, *, die_with_parent: bool = False
+) -> subprocess.Popen[bytes]:
     """Start the server with ``config``; its output is appended to the log in ``store_dir``.
 
     The server gets a session of its own, so a Ctrl-C at the engine's terminal
     reaches only the engine, which then stops the server itself, last, after
-    the shards have published and snapshotted.
+    the shards have published and snapshotted.  With ``die_with_parent`` (the
+    engine's own server) and where util-linux's ``setpriv`` exists (Linux), the
+    server also gets SIGTERM when the thread that started it dies, so an engine
+    killed with SIGKILL leaves no server holding the store behind; call it from
+    the engine's main thread, never from a worker thread that may end.
     """
+    command = [str(binary), "-c", str(config)]
+    setpriv = shutil.which("setpriv") if die_with_parent else None
+    if setpriv is not None:
+        command = [setpriv, "--pdeathsig", "TERM", *command]
     with (store_dir / LOG_NAME).open("ab") as log:
         return subprocess.Popen(
-            [str(binary), "-c", str(config)],
+            command,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -159,7 +169,7 @@ class _Supervisor:
         self.stopping = False
 
     async def start(self) -> None:
-        self.process = start_process(self.binary, self.config, self.store_dir)
+        self.process = start_process(self.binary, self.config, self.store_dir, die_with_parent=True)
         with trio.move_on_after(self.ready_timeout_s):
             while self.process.poll() is None:
                 if await trio.to_thread.run_sync(answers, self.port):
