@@ -18,10 +18,16 @@ CANCEL_MAKER   cancel that maker (SELF_TRADE) and go on matching
 CANCEL_BOTH    cancel that maker, stop, and cancel the taker's remainder
 =============  ==============================================================
 
+A reduce-only maker trades only what still reduces its account's position and
+is cancelled (REDUCE_ONLY) once nothing does, so a walk never grows a position
+through a reduce-only order.
+
 What happens to the taker's remainder afterwards (rest, cancel, reject the
 whole order for FOK) is the caller's decision: this module only matches.
-The matcher changes the book through the caller's ``BookEditor``, so a caller
-that discards the editor (FOK not fillable) has changed nothing.
+Every trade is settled at once on the caller's ``Ledger`` (fees, positions,
+realized PnL), and the book changes through the caller's ``BookEditor``; a
+caller that discards both (FOK not fillable, a MARKET order failing its margin
+check) has changed nothing.
 """
 
 from __future__ import annotations
