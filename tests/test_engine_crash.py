@@ -53,8 +53,12 @@ def flow_payloads(seed: int) -> list[bytes]:
 
 
 async def finished(url: str) -> bool:
+    """Whether the sentinel's CancelAllDone is stored (the flow has mass cancels of its own)."""
     outputs = await stored_output_events(url, 0)
-    return bool(outputs) and isinstance(outputs[-1].body, CancelAllDone)
+    if not outputs:
+        return False
+    last = outputs[-1].body
+    return isinstance(last, CancelAllDone) and last.account == SENTINEL
 
 
 def uninterrupted(wal_dir: Path, payloads: list[bytes]) -> tuple[list[Output], str]:
