@@ -19,22 +19,6 @@ from hypermarket.wire import outputs_from_batch
 from tests.nats_server import raw_jetstream
 
 
-def write_engine_config(
-    folder: Path, nats_url: str, *, shard_count: int = 1, extra: str = ""
-) -> Path:
-    """An engine config using ``nats_url``, data under ``folder``, no metrics server."""
-    path = folder / "engine.yaml"
-    path.write_text(
-        f"data_dir: {folder / 'data'}\n"
-        f"shard_count: {shard_count}\n"
-        f"nats:\n  urls: ['{nats_url}']\n  reconnect_wait_s: 0.1\n"
-        "metrics:\n  address: ''\n"
-        "log:\n  format: json\n" + extra,
-        encoding="utf-8",
-    )
-    return path
-
-
 def engine_process(config: Path, shards: str | None = None) -> EngineProcess:
     """The engine on ``config`` (owning ``shards``, default all), logging beside the config."""
     run_args = ["--config", str(config)] + ([] if shards is None else ["--shards", shards])

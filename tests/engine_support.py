@@ -28,17 +28,37 @@ ALICE = b"\xa1" * 20
 BOB = b"\xb0" * 20
 
 
+def write_engine_config(
+    folder: Path,
+    nats_url: str | None = None,
+    *,
+    shard_count: int = 1,
+    extra: str = "",
+    metrics_address: str = "",
+) -> Path:
+    """An engine config file: data under ``folder``, fsync per batch, metrics off by default.
+
+    Without ``nats_url`` it names no server (the embedded one, or a bus the test gives).
+    """
+    nats = f"nats:\n  urls: ['{nats_url}']\n  reconnect_wait_s: 0.1\n" if nats_url else ""
+    path = folder / "engine.yaml"
+    path.write_text(
+        f"data_dir: {folder / 'data'}\n"
+        f"shard_count: {shard_count}\n"
+        f"{nats}"
+        f"metrics:\n  address: '{metrics_address}'\n"
+        "log:\n  format: json\n" + extra,
+        encoding="utf-8",
+    )
+    return path
+
+
 def engine_config(
     tmp_path: Path, extra: str = "", shard_count: int = 1, metrics_address: str = ""
 ) -> Config:
-    """A config with every folder under ``tmp_path``, fsync per batch, metrics off by default."""
-    path = tmp_path / "engine.yaml"
-    path.write_text(
-        f"data_dir: {tmp_path / 'data'}\n"
-        f"shard_count: {shard_count}\n"
-        f"metrics:\n  address: '{metrics_address}'\n"
-        "log:\n  format: text\n" + extra,
-        encoding="utf-8",
+    """The loaded config of ``write_engine_config`` with no server named."""
+    path = write_engine_config(
+        tmp_path, shard_count=shard_count, extra=extra, metrics_address=metrics_address
     )
     return load_config(path, environ={})
 

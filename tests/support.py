@@ -18,7 +18,6 @@ from typing import TypeVar
 import msgspec
 
 from hypermarket.core import State, check_invariants, initial_state, step
-from hypermarket.matching.book import sorted_levels
 from hypermarket.models import (
     AmendOrder,
     BookDelta,
@@ -287,7 +286,11 @@ def book_levels(
     """Levels of one side as (price, quantity, order count), best first, at most ``depth``."""
     side_book = state.markets[market_id].book.side(side)
     n = len(side_book.prices) if depth is None else depth
-    return [(price, lvl.quantity, len(lvl.order_ids)) for price, lvl in sorted_levels(side_book, n)]
+    levels = side_book.levels
+    return [
+        (price, levels[price].quantity, len(levels[price].order_ids))
+        for price in side_book.prices[:n]
+    ]
 
 
 B = TypeVar("B", bound=OutputBody)

@@ -30,8 +30,8 @@ from tests.engine_process import (
     engine_process,
     stored_output_events,
     wait_until,
-    write_engine_config,
 )
+from tests.engine_support import write_engine_config
 from tests.nats_server import NatsServer
 
 INPUTS = 20_000

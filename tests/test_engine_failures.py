@@ -29,7 +29,6 @@ from hypermarket.observability.logs import JsonFormatter
 from hypermarket.persistence import DurabilityError
 from hypermarket.tools.engine_process import EngineProcess
 from hypermarket.wire.market_json import market_to_json
-from tests.engine_process import write_engine_config
 from tests.engine_support import (
     ALICE,
     BOB,
@@ -40,6 +39,7 @@ from tests.engine_support import (
     send,
     stored_outputs,
     wait_for_outputs,
+    write_engine_config,
 )
 from tests.nats_server import NatsServer
 

@@ -23,9 +23,8 @@ from tests.engine_process import (
     engine_process,
     stored_output_events,
     wait_until,
-    write_engine_config,
 )
-from tests.engine_support import ALICE, BOB, funding, limit, market
+from tests.engine_support import ALICE, BOB, funding, limit, market, write_engine_config
 from tests.nats_server import NatsServer, raw_jetstream
 
 

@@ -168,16 +168,17 @@ class MarketStep:
         if touched is not None:
             for delta in side_deltas(SELL, before.asks, book.asks, touched, depth):
                 emit(delta)
-        for address, account in ledger.changed.items() if ledger is not None else ():
-            emit(
-                PositionUpdate(
-                    address,
-                    account.size,
-                    account.entry_notional,
-                    account.collateral,
-                    account.realized_pnl,
+        if ledger is not None:
+            for address, account in ledger.changed.items():
+                emit(
+                    PositionUpdate(
+                        address,
+                        account.size,
+                        account.entry_notional,
+                        account.collateral,
+                        account.realized_pnl,
+                    )
                 )
-            )
         return after
 
 

@@ -131,7 +131,7 @@ class Engine:
     ) -> None:
         """Run the shards, services and metrics endpoint on ``bus`` until ``stop``."""
         config = self.config
-        with serve_metrics(self.metrics, config.metrics.address) as port:
+        with serve_metrics(self.metrics, config.metrics.endpoint) as port:
             self.metrics_port = port
             await self._serve_shards(bus, task_status)
 

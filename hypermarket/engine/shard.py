@@ -284,8 +284,9 @@ class ShardLoop:
         metrics.inputs.labels(label).inc(len(batch))
         metrics.batch_size.labels(label).observe(len(batch))
         metrics.step_seconds.labels(label).observe(stepped / len(batch))
+        end_to_end = metrics.end_to_end_seconds.labels(label)
         for message in batch:
-            metrics.end_to_end_seconds.labels(label).observe(max(now_ns - message.ts_ns, 0) / 1e9)
+            end_to_end.observe(max(now_ns - message.ts_ns, 0) / 1e9)
         metrics.consumer_lag_seconds.labels(label).set(max(now_ns - batch[-1].ts_ns, 0) / 1e9)
         metrics.last_input_seq.labels(label).set(state.input_seq)
         metrics.record_outputs(shard, outputs)

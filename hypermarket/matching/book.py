@@ -153,7 +153,7 @@ class _SideEditor:
         self.levels = side_book.levels.mutate()
         self.prices = side_book.prices
         self.expiring = side_book.expiring
-        self.sign = -1 if side is BUY else 1
+        self.sign = better_first_key(side)
         self.touched: set[int] = set()
 
     def insert_price(self, price: int) -> None:
@@ -324,11 +324,6 @@ class BookEditor:
         )
 
 
-def sorted_levels(side_book: SideBook, depth: int) -> list[tuple[int, Level]]:
-    """The best ``depth`` levels of a side as (price, level), best first."""
-    return [(price, side_book.levels[price]) for price in side_book.prices[:depth]]
-
-
 def index_accounts(orders: Sequence[Order]) -> dict[bytes, AccountOrders]:
     """The per-account records of a set of resting orders, built from scratch.
 
@@ -355,5 +350,4 @@ __all__ = [
     "crosses",
     "empty_book",
     "index_accounts",
-    "sorted_levels",
 ]

@@ -114,20 +114,20 @@ class EngineMetrics:
 
 
 @contextmanager
-def serve_metrics(metrics: EngineMetrics, address: str) -> Iterator[int | None]:
-    """Serve ``metrics`` on ``host:port`` for the duration; yields the bound port.
+def serve_metrics(metrics: EngineMetrics, endpoint: tuple[str, int] | None) -> Iterator[int | None]:
+    """Serve ``metrics`` on ``(host, port)`` for the duration; yields the bound port.
 
-    An empty address serves nothing (yields None).  prometheus-client serves
-    from its own thread; leaving the block shuts it down, so nothing outlives
-    the engine.
+    No endpoint (``MetricsConfig.endpoint`` of an empty address) serves nothing
+    and yields None.  prometheus-client serves from its own thread; leaving the
+    block shuts it down, so nothing outlives the engine.
     """
-    if not address:
+    if endpoint is None:
         yield None
         return
-    host, _, port = address.rpartition(":")
+    host, port = endpoint
     server: WSGIServer
     thread: threading.Thread
-    server, thread = start_http_server(int(port), host or "127.0.0.1", metrics.registry)
+    server, thread = start_http_server(port, host, metrics.registry)
     try:
         yield server.server_port
     finally:
