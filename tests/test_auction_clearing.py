@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from hypermarket.matching.auction import MARKET_BUY_REACH, Clearing, allocate, clear, reach
+from hypermarket.matching.auction import MARKET_BUY_REACH, allocate, clear, reach
+from hypermarket.matching.records import Clearing
 from hypermarket.models import Order, SelfTradePrevention, Side, TimeInForce
 
 NO_REFERENCE = 0

@@ -22,7 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hypermarket.core import initial_state, state_hash, step
-from hypermarket.matching.auction import Clearing, clear
+from hypermarket.matching.auction import clear
+from hypermarket.matching.records import Clearing
 from hypermarket.models import (
     AuctionResult,
     AuctionTick,

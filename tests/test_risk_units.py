@@ -20,7 +20,9 @@ import msgspec
 import pytest
 
 from hypermarket.models import (
+    EMPTY_ACCOUNT,
     INT64_MAX,
+    Account,
     CancelReason,
     Fill,
     Input,
@@ -37,7 +39,7 @@ from hypermarket.models import (
     TimeInForce,
     UpsertMarket,
 )
-from hypermarket.risk.accounts import EMPTY_ACCOUNT, Account, apply_fill
+from hypermarket.risk.accounts import apply_fill
 from hypermarket.risk.margin import (
     band_limit,
     equity_after_fills,

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from hypermarket.cli import bench_core, durability, fold_inputs, run
+from hypermarket.compiled import core_build
 from hypermarket.config import ConfigError, describe, load_config
 from hypermarket.persistence import PersistenceError
 from hypermarket.tools import book, demo, markets, send, tail
@@ -45,7 +46,7 @@ def _bench_core(args: argparse.Namespace) -> int:
     print(
         f"bench core: seed {args.seed}, {args.events} events, {args.markets} markets "
         f"({args.batch_markets} BATCH; mix: hypermarket/simulation/flow.py), "
-        f"fastest of {args.repeat} runs"
+        f"fastest of {args.repeat} runs; core {core_build()}"
     )
     for gc_mode in args.gc:
         result = bench_core.run_pass(
@@ -89,7 +90,7 @@ def _bench_e2e(args: argparse.Namespace) -> int:
 
     print(
         f"bench e2e: seed {args.seed}, {args.events} events, server sync_interval "
-        f"{args.sync_interval}, batch_max {args.batch_max}",
+        f"{args.sync_interval}, batch_max {args.batch_max}; core {core_build()}",
         flush=True,
     )
     result = bench_e2e.run_e2e(

@@ -18,9 +18,9 @@ import msgspec
 from immutables import Map
 
 from hypermarket.core.state import MarketState, State
-from hypermarket.matching.book import Book, Level, SideBook, index_accounts
-from hypermarket.models import MarketConfig, Order
-from hypermarket.risk.accounts import Account
+from hypermarket.matching.book import index_accounts
+from hypermarket.matching.records import Book, Level, SideBook
+from hypermarket.models import Account, MarketConfig, Order
 
 FORMAT_VERSION = 1
 

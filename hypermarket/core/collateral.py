@@ -14,8 +14,7 @@ from hypermarket.core.emit import Emitter
 from hypermarket.core.lookup import locate, with_market
 from hypermarket.core.market_step import MarketStep
 from hypermarket.core.state import State
-from hypermarket.models import Deposit, Rejected, RejectReason, Withdraw
-from hypermarket.risk.accounts import Account
+from hypermarket.models import Account, Deposit, Rejected, RejectReason, Withdraw
 from hypermarket.risk.margin import fits_int64, policy_for
 
 

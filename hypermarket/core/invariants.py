@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from hypermarket.core.state import MarketState, State
 from hypermarket.matching.auction import MARKET_BUY_REACH, reach
-from hypermarket.matching.book import Book, SideBook, index_accounts
+from hypermarket.matching.book import index_accounts
+from hypermarket.matching.records import Book, SideBook
 from hypermarket.models import MatchingMode, Side, TimeInForce
 
 

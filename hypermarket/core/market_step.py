@@ -19,8 +19,8 @@ from msgspec.structs import replace
 from hypermarket.core.emit import Emitter
 from hypermarket.core.state import MarketState
 from hypermarket.matching.book import BookEditor
-from hypermarket.matching.continuous import MatchResult
 from hypermarket.matching.deltas import side_deltas
+from hypermarket.matching.records import MatchResult
 from hypermarket.models import (
     CancelReason,
     Fill,

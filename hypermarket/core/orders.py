@@ -60,9 +60,12 @@ from hypermarket.core.lookup import locate
 from hypermarket.core.market_step import RESTING_TIFS, MarketStep, cancelled
 from hypermarket.core.state import MarketState, State
 from hypermarket.matching.auction import reach
-from hypermarket.matching.book import AccountOrders, BookEditor
-from hypermarket.matching.continuous import MatchResult, match, would_cross
+from hypermarket.matching.book import BookEditor
+from hypermarket.matching.continuous import match, would_cross
+from hypermarket.matching.records import AccountOrders, MatchResult
 from hypermarket.models import (
+    EMPTY_ACCOUNT,
+    Account,
     AmendOrder,
     CancelAll,
     CancelAllDone,
@@ -93,7 +96,6 @@ from hypermarket.models.enums import (
     TIF_POST_ONLY,
 )
 from hypermarket.models.market import INT64_MAX
-from hypermarket.risk.accounts import EMPTY_ACCOUNT, Account
 from hypermarket.risk.margin import Problem, band_limit, policy_for
 
 

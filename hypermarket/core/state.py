@@ -14,9 +14,8 @@ from __future__ import annotations
 import msgspec
 from immutables import Map
 
-from hypermarket.matching.book import Book
-from hypermarket.models import MarketConfig
-from hypermarket.risk.accounts import Account
+from hypermarket.matching.records import Book
+from hypermarket.models import Account, MarketConfig
 
 
 class MarketState(msgspec.Struct, frozen=True, gc=False):

@@ -30,6 +30,7 @@ import trio
 from hypermarket.bus.embedded import open_embedded_nats
 from hypermarket.bus.nats import BusSettings, open_nats_bus
 from hypermarket.bus.protocol import Bus
+from hypermarket.compiled import core_build
 from hypermarket.config.schema import Config
 from hypermarket.core import State
 from hypermarket.engine.markets import run_auction_timer, watch_markets
@@ -142,10 +143,11 @@ class Engine:
                 await nursery.start(loop.run, bus)
             nursery.start_soon(self._run_services, bus)
             logger.info(
-                "engine ready: shards %s of %d on %s",
+                "engine ready: shards %s of %d on %s, core %s",
                 list(config.shards),
                 config.shard_count,
                 self.nats_url,
+                core_build(),
             )
             task_status.started()
             await self._stop.wait()

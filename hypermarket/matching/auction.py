@@ -38,38 +38,14 @@ order; all print at ``c``.
 
 from __future__ import annotations
 
-import msgspec
-
+from hypermarket.matching.records import Candidate, Clearing
 from hypermarket.models import Order
 from hypermarket.models.enums import BUY
 
 
-class Clearing(msgspec.Struct, frozen=True, gc=False):
-    """The auction's outcome; ``price`` 0 and ``volume`` 0 when nothing crosses."""
-
-    price: int
-    volume: int
-    buy_surplus: int
-    sell_surplus: int
-
-
-class _Candidate(msgspec.Struct, frozen=True, gc=False):
-    price: int
-    demand: int
-    supply: int
-
-    @property
-    def volume(self) -> int:
-        return min(self.demand, self.supply)
-
-    @property
-    def surplus(self) -> int:
-        return self.demand - self.supply
-
-
 def _candidates(
     bids: list[tuple[int, int]], asks: list[tuple[int, int]], market_buy: int, market_sell: int
-) -> list[_Candidate]:
+) -> list[Candidate]:
     """Demand and supply at every limit price present, ascending.
 
     ``bids`` and ``asks`` are (price, total lots) per level, in any order.
@@ -87,7 +63,7 @@ def _candidates(
     for index in range(len(prices) - 1, -1, -1):
         price = prices[index]
         demand += bid_qty.get(price, 0)
-        candidates.append(_Candidate(price, demand, supply_at[index]))
+        candidates.append(Candidate(price, demand, supply_at[index]))
     candidates.reverse()
     return candidates
 

@@ -28,100 +28,12 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 
-import msgspec
 from immutables import Map
 from msgspec.structs import replace
 
+from hypermarket.matching.records import NO_ORDERS, AccountOrders, Book, Level, SideBook
 from hypermarket.models import Order, Side
 from hypermarket.models.enums import BUY, TIF_IOC
-
-
-class Level(msgspec.Struct, frozen=True, gc=False):
-    """The orders at one price, oldest first, and their total open quantity in lots."""
-
-    order_ids: tuple[int, ...]
-    quantity: int
-
-
-class SideBook(msgspec.Struct, frozen=True, gc=False):
-    """One side of a book: levels by price, the prices sorted best first, expiring orders.
-
-    ``expiring`` holds, oldest first, the ids of the orders of a batch market
-    that live only until its next auction: MARKET orders (which are in no
-    level: they take any price) and IOC limit orders (which are also in their
-    level).  It is always empty in a continuous market, where such orders never
-    rest.
-    """
-
-    levels: Map[int, Level]
-    prices: tuple[int, ...]
-    expiring: tuple[int, ...] = ()
-
-
-class AccountOrders(msgspec.Struct, frozen=True, gc=False):
-    """One account's resting orders in one market: its client ids and what they add up to.
-
-    ``ids`` maps live client order ids to order ids (the duplicate check,
-    cancel by client id, cancel-all).  The sums are per side; ``*_notional``
-    is in ticks times lots (times the contract multiplier for money).  Risk
-    reads them to price "all open orders on that side filled at their limit
-    prices" without walking the orders.
-    """
-
-    ids: Map[int, int]
-    buy_qty: int = 0
-    buy_notional: int = 0
-    sell_qty: int = 0
-    sell_notional: int = 0
-    reduce_only_buy_qty: int = 0
-    reduce_only_sell_qty: int = 0
-
-    def qty(self, side: Side) -> int:
-        return self.buy_qty if side is BUY else self.sell_qty
-
-    def notional(self, side: Side) -> int:
-        return self.buy_notional if side is BUY else self.sell_notional
-
-    def reduce_only_qty(self, side: Side) -> int:
-        return self.reduce_only_buy_qty if side is BUY else self.reduce_only_sell_qty
-
-    def adjusted(self, order: Order, lots: int, ids: Map[int, int] | None = None) -> AccountOrders:
-        """These orders with ``lots`` (signed) more of ``order`` resting, and ``ids`` if given."""
-        ro = lots if order.reduce_only else 0
-        if order.side is BUY:
-            return AccountOrders(
-                self.ids if ids is None else ids,
-                self.buy_qty + lots,
-                self.buy_notional + lots * order.price,
-                self.sell_qty,
-                self.sell_notional,
-                self.reduce_only_buy_qty + ro,
-                self.reduce_only_sell_qty,
-            )
-        return AccountOrders(
-            self.ids if ids is None else ids,
-            self.buy_qty,
-            self.buy_notional,
-            self.sell_qty + lots,
-            self.sell_notional + lots * order.price,
-            self.reduce_only_buy_qty,
-            self.reduce_only_sell_qty + ro,
-        )
-
-
-NO_ORDERS = AccountOrders(Map())
-
-
-class Book(msgspec.Struct, frozen=True, gc=False):
-    """All resting orders of one market."""
-
-    orders: Map[int, Order]
-    accounts: Map[bytes, AccountOrders]
-    bids: SideBook
-    asks: SideBook
-
-    def side(self, side: Side) -> SideBook:
-        return self.bids if side is BUY else self.asks
 
 
 def _empty_side() -> SideBook:
@@ -340,12 +252,7 @@ def index_accounts(orders: Sequence[Order]) -> dict[bytes, AccountOrders]:
 
 
 __all__ = [
-    "NO_ORDERS",
-    "AccountOrders",
-    "Book",
     "BookEditor",
-    "Level",
-    "SideBook",
     "better_first_key",
     "crosses",
     "empty_book",

@@ -32,40 +32,11 @@ check) has changed nothing.
 
 from __future__ import annotations
 
-import msgspec
-
 from hypermarket.matching.book import BookEditor, crosses
+from hypermarket.matching.records import MatchResult, Trade
 from hypermarket.models import CancelReason, Order, Side
 from hypermarket.models.enums import BUY, SELL, STP_CANCEL_MAKER, STP_CANCEL_TAKER
 from hypermarket.risk.ledger import Ledger
-
-
-class Trade(msgspec.Struct, frozen=True, gc=False):
-    """One execution: ``maker`` as it rested before the trade, fees, and what is left of both."""
-
-    maker: Order
-    price: int
-    quantity: int
-    maker_fee: int
-    taker_fee: int
-    maker_remaining: int
-    taker_remaining: int
-
-
-class MatchResult(msgspec.Struct, frozen=True, gc=False):
-    """What a walk did: trades in match order, makers it cancelled (in order), the taker's rest."""
-
-    trades: list[Trade]
-    cancels: list[tuple[Order, CancelReason]]
-    remaining: int
-    taker_self_trade: bool
-
-    def traded(self) -> tuple[int, int]:
-        """(lots, ticks times lots) the taker traded."""
-        return (
-            sum(trade.quantity for trade in self.trades),
-            sum(trade.quantity * trade.price for trade in self.trades),
-        )
 
 
 def match(editor: BookEditor, ledger: Ledger, taker: Order, limit_price: int | None) -> MatchResult:

@@ -18,7 +18,8 @@ prices inside the depth can have changed, which is checked without slicing.
 
 from __future__ import annotations
 
-from hypermarket.matching.book import SideBook, better_first_key
+from hypermarket.matching.book import better_first_key
+from hypermarket.matching.records import SideBook
 from hypermarket.models import BookDelta, Side
 from hypermarket.models.enums import BUY
 

@@ -3,6 +3,7 @@
 Nothing here imports from the shell (bus, engine, persistence, trio, nats, os).
 """
 
+from hypermarket.models.account import EMPTY_ACCOUNT, Account
 from hypermarket.models.enums import (
     CancelReason,
     MarginMode,
@@ -47,7 +48,9 @@ from hypermarket.models.outputs import (
 )
 
 __all__ = [
+    "EMPTY_ACCOUNT",
     "INT64_MAX",
+    "Account",
     "AmendOrder",
     "AuctionResult",
     "AuctionTick",

@@ -25,7 +25,7 @@ import msgspec
 from immutables import Map
 
 from hypermarket.core import MarketState, State
-from hypermarket.matching.book import SideBook
+from hypermarket.matching.records import SideBook
 from hypermarket.models import Side
 from hypermarket.persistence.fold import FoldResult
 from hypermarket.persistence.snapshot import read_snapshot

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from immutables import Map
 
-from hypermarket.models import MarketConfig, Order, Side
+from hypermarket.models import EMPTY_ACCOUNT, Account, MarketConfig, Order, Side
 from hypermarket.models.enums import BUY
-from hypermarket.risk.accounts import EMPTY_ACCOUNT, Account, apply_fill
+from hypermarket.risk.accounts import apply_fill
 from hypermarket.risk.margin import fee, fits_int64
 
 

@@ -39,11 +39,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from hypermarket.matching.book import AccountOrders
-from hypermarket.models import MarginMode, MarketConfig, RejectReason, Side
+from hypermarket.matching.records import AccountOrders
+from hypermarket.models import Account, MarginMode, MarketConfig, RejectReason, Side
 from hypermarket.models.enums import BUY, SELL
 from hypermarket.models.market import BPS_DENOMINATOR, INT64_MAX
-from hypermarket.risk.accounts import Account
 
 Problem = tuple[RejectReason, str]
 
