@@ -15,19 +15,29 @@ input.  For every batch, in this order:
 2. apply each input with ``step`` and encode its outputs once;
 3. append the outputs to the WAL (no fsync: a crash before the next fsync
    loses only outputs, which recovery recomputes identically);
-4. publish the batch's outputs in as few messages as fit ``MESSAGE_BYTES``
+4. hand the batch's outputs, in as few messages as fit ``MESSAGE_BYTES``
    (usually one), each with ``Nats-Msg-Id`` ``"<shard>:<its last output
-   seq>"``, and wait until stored;
-5. every ``snapshot_interval`` inputs, fsync the WAL and hand the current
-   (immutable) state to a worker thread that writes the snapshot while the
-   loop goes on, then prune WAL segments older than the oldest snapshot kept.
+   seq>"``, to the shard's publisher task, and go on with the next batch;
+5. every ``snapshot_interval`` inputs, wait until the publisher has stored
+   everything handed to it, fsync the WAL and hand the current (immutable)
+   state to a worker thread that writes the snapshot while the loop goes on,
+   then prune WAL segments older than the oldest snapshot kept.
+
+The publisher stores one batch's messages at a time, in order, and waits for
+the stream's acknowledgement; the loop hands it the next batch only when it
+has taken the previous one, so at most one batch is being stored while the
+next is being stepped.  Waiting for the server's store (with ``sync_interval:
+always``, its fsync) then overlaps the stepping instead of adding to it: this
+took a third of the loop's time when the loop waited (``docs/performance.md``).
+Snapshots wait for the publisher because recovery republishes unstored
+outputs from the WAL, and a snapshot lets older WAL segments be pruned.
 
 Exactly once follows: an input is applied only after it is durable in the
 WAL; after a crash the WAL decides the state, the output stream decides what
 was published, and message ids make a repeated publication harmless.
 
-``request_stop`` lets the batch in hand finish, then the loop publishes,
-writes a final snapshot and closes the WAL.
+``request_stop`` lets the batch in hand finish, then the loop waits for the
+publisher to store everything, writes a final snapshot and closes the WAL.
 """
 
 from __future__ import annotations
@@ -122,6 +132,17 @@ def _message(shard: int, last_seq: int, encoded: Sequence[bytes]) -> OutputMessa
     return OutputMessage(message_id(shard, last_seq), encode_output_batch(encoded))
 
 
+class _Publication(msgspec.Struct, frozen=True):
+    """One batch's output messages, and its inputs' stream timestamps for the latency metric."""
+
+    messages: list[OutputMessage]
+    input_ts_ns: list[int]
+
+
+_Job = _Publication | trio.Event
+"""What the publisher takes: a batch to store, or an event to set once all before it are stored."""
+
+
 class ShardLoop:
     """The loop of one shard (see the module docstring)."""
 
@@ -176,8 +197,13 @@ class ShardLoop:
             async with trio.open_nursery() as snapshots:
                 await self._recover(wal)
                 task_status.started()
-                await self._consume(wal, snapshots)
-            # Every snapshot task has finished: write the last one in line, then prune.
+                jobs, pending = trio.open_memory_channel[_Job](0)
+                async with trio.open_nursery() as publisher:
+                    publisher.start_soon(self._publish, pending)
+                    async with jobs:
+                        await self._consume(wal, snapshots, jobs)
+            # The publisher has stored everything and every snapshot task has
+            # finished: write the last snapshot in line, then prune.
             await trio.to_thread.run_sync(wal.sync)
             await self._write_snapshot()
             self._prune(wal)
@@ -230,7 +256,30 @@ class ShardLoop:
         )
         await self._bus().publish_outputs(self.settings.shard, messages)
 
-    async def _consume(self, wal: Wal, snapshots: trio.Nursery) -> None:
+    async def _publish(self, pending: trio.MemoryReceiveChannel[_Job]) -> None:
+        """Store each batch's messages in order; record their inputs' end-to-end latency."""
+        shard, bus = self.settings.shard, self._bus()
+        end_to_end = self.metrics.end_to_end_seconds.labels(self.label)
+        async with pending:
+            async for job in pending:
+                if isinstance(job, trio.Event):
+                    job.set()
+                    continue
+                if job.messages:
+                    await bus.publish_outputs(shard, job.messages)
+                now_ns = time.time_ns()
+                for ts_ns in job.input_ts_ns:
+                    end_to_end.observe(max(now_ns - ts_ns, 0) / 1e9)
+
+    @staticmethod
+    async def _all_published(jobs: trio.MemorySendChannel[_Job]) -> None:
+        stored = trio.Event()
+        await jobs.send(stored)
+        await stored.wait()
+
+    async def _consume(
+        self, wal: Wal, snapshots: trio.Nursery, jobs: trio.MemorySendChannel[_Job]
+    ) -> None:
         settings = self.settings
         async with self._bus().consume(
             settings.shard, self.last_stream_seq + 1, settings.batch_max
@@ -243,20 +292,24 @@ class ShardLoop:
                     batch = await anext(batches)
                 if batch is None:
                     break
-                await self._apply(wal, batch)
+                await self._apply(wal, batch, jobs)
                 self._prune(wal)
                 if (
                     self._since_snapshot >= settings.snapshot_interval
                     and not self._snapshot_running
                 ):
                     # Outputs of the last batch are fsynced only with the next batch;
-                    # a snapshot must never be ahead of the durable log.
+                    # a snapshot must never be ahead of the durable log, nor of the
+                    # output stream (the WAL it lets go may hold unstored outputs).
+                    await self._all_published(jobs)
                     await trio.to_thread.run_sync(wal.sync)
                     self._since_snapshot = 0
                     self._snapshot_running = True
                     snapshots.start_soon(self._write_snapshot)
 
-    async def _apply(self, wal: Wal, batch: list[InputMessage]) -> None:
+    async def _apply(
+        self, wal: Wal, batch: list[InputMessage], jobs: trio.MemorySendChannel[_Job]
+    ) -> None:
         """Steps 1 to 4 of the module docstring for one batch."""
         shard, label, metrics = self.settings.shard, self.label, self.metrics
         consumed = [Consumed(m.stream_seq, m.ts_ns, m.data) for m in batch]
@@ -278,15 +331,12 @@ class ShardLoop:
         self.state = state
         self.last_stream_seq = batch[-1].stream_seq
         self._since_snapshot += len(batch)
-        if outputs:
-            await self._bus().publish_outputs(shard, pack_outputs(shard, outputs[0].seq, encoded))
+        messages = pack_outputs(shard, outputs[0].seq, encoded) if outputs else []
+        await jobs.send(_Publication(messages, [message.ts_ns for message in batch]))
         now_ns = time.time_ns()
         metrics.inputs.labels(label).inc(len(batch))
         metrics.batch_size.labels(label).observe(len(batch))
         metrics.step_seconds.labels(label).observe(stepped / len(batch))
-        end_to_end = metrics.end_to_end_seconds.labels(label)
-        for message in batch:
-            end_to_end.observe(max(now_ns - message.ts_ns, 0) / 1e9)
         metrics.consumer_lag_seconds.labels(label).set(max(now_ns - batch[-1].ts_ns, 0) / 1e9)
         metrics.last_input_seq.labels(label).set(state.input_seq)
         metrics.record_outputs(shard, outputs)
