@@ -1,0 +1,41 @@
+# Sourced by scripts/run and scripts/bench: install Hypermarket as a deployment
+# runs it, into the active virtual environment or ./.venv.
+#
+# The build is a wheel whose pure core is compiled with mypyc
+# (HYPERMARKET_USE_MYPYC=1, setup.py; about 1.4x the throughput of the same
+# code interpreted, docs/performance.md).  Where it cannot be compiled (no C
+# compiler or Python headers) the interpreted build is installed instead, with
+# a warning.  Compiling takes about half a minute, so an install whose sources
+# have not changed since is skipped: the stamp records a hash of the sources
+# and the build that was installed (scripts/test replaces it with an editable
+# install, and the check below notices).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+if [ -z "${VIRTUAL_ENV:-}" ]; then
+    [ -d .venv ] || python3 -m venv .venv
+    . .venv/bin/activate
+fi
+stamp="$VIRTUAL_ENV/.hypermarket-engine-build"
+sources=$(python - <<'PY'
+import hashlib, pathlib
+files = [pathlib.Path("pyproject.toml"), pathlib.Path("setup.py")]
+files += sorted(pathlib.Path("hypermarket").rglob("*.py*"))
+digest = hashlib.sha256()
+for path in files:
+    digest.update(str(path).encode() + b"\0" + path.read_bytes())
+print(digest.hexdigest())
+PY
+)
+installed_build() {
+    # Imported from outside the source tree, so the installed package answers.
+    (cd / && python -c 'from hypermarket.compiled import core_build; print(core_build())' 2>/dev/null) || true
+}
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sources $(installed_build)" ]; then
+    python -m pip install --quiet --upgrade pip
+    if ! HYPERMARKET_USE_MYPYC=1 python -m pip install --quiet .; then
+        echo "warning: could not compile the core with mypyc (is a C compiler installed?);" \
+            "installing the interpreted build" >&2
+        HYPERMARKET_USE_MYPYC=0 python -m pip install --quiet --force-reinstall .
+    fi
+    echo "$sources $(installed_build)" > "$stamp"
+fi
