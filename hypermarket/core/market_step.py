@@ -11,9 +11,6 @@ old market is untouched.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-
 from msgspec.structs import replace
 
 from hypermarket.core.emit import Emitter
@@ -38,7 +35,7 @@ from hypermarket.risk.ledger import Ledger
 class MarketStep:
     """Mutable, local to one call of ``step``: never stored, never shared."""
 
-    __slots__ = ("_ledger", "editor", "emit", "market", "market_id", "out")
+    __slots__ = ("_ledger", "editor", "market", "market_id", "out")
 
     def __init__(self, market: MarketState, out: Emitter) -> None:
         self.market = market
@@ -46,8 +43,10 @@ class MarketStep:
         self.editor = BookEditor(market.book)
         self._ledger: Ledger | None = None
         self.out = out
-        self.emit: Callable[[OutputBody], None] = functools.partial(out.emit, self.market_id)
+
+    def emit(self, body: OutputBody) -> None:
         """Emit one output of this market."""
+        self.out.emit(self.market_id, body)
 
     @property
     def ledger(self) -> Ledger:
@@ -159,18 +158,17 @@ class MarketStep:
             after = replace(
                 market, book=book, accounts=ledger.finish(), fee_balance=ledger.fee_balance
             )
-        emit = self.emit
         touched = editor.touched(BUY)
         if touched is not None:
             for delta in side_deltas(BUY, before.bids, book.bids, touched, depth):
-                emit(delta)
+                self.emit(delta)
         touched = editor.touched(SELL)
         if touched is not None:
             for delta in side_deltas(SELL, before.asks, book.asks, touched, depth):
-                emit(delta)
+                self.emit(delta)
         if ledger is not None:
             for address, account in ledger.changed.items():
-                emit(
+                self.emit(
                     PositionUpdate(
                         address,
                         account.size,

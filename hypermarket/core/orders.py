@@ -60,7 +60,7 @@ from hypermarket.core.lookup import locate
 from hypermarket.core.market_step import RESTING_TIFS, MarketStep, cancelled
 from hypermarket.core.state import MarketState, State
 from hypermarket.matching.auction import reach
-from hypermarket.matching.book import BookEditor
+from hypermarket.matching.book import BookEditor, adjusted
 from hypermarket.matching.continuous import match, would_cross
 from hypermarket.matching.records import AccountOrders, MatchResult
 from hypermarket.models import (
@@ -438,7 +438,7 @@ def _amend_problem(
             market.config,
             market.mark_price,
             step.ledger.account(order.account),
-            editor.exposure(order.account).adjusted(order, -order.remaining),
+            adjusted(editor.exposure(order.account), order, -order.remaining),
             order.side,
             qty,
             price * qty,

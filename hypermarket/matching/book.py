@@ -36,6 +36,32 @@ from hypermarket.models import Order, Side
 from hypermarket.models.enums import BUY, TIF_IOC
 
 
+def adjusted(
+    orders: AccountOrders, order: Order, lots: int, ids: Map[int, int] | None = None
+) -> AccountOrders:
+    """``orders`` with ``lots`` (signed) more of ``order`` resting, and ``ids`` if given."""
+    ro = lots if order.reduce_only else 0
+    if order.side is BUY:
+        return AccountOrders(
+            orders.ids if ids is None else ids,
+            orders.buy_qty + lots,
+            orders.buy_notional + lots * order.price,
+            orders.sell_qty,
+            orders.sell_notional,
+            orders.reduce_only_buy_qty + ro,
+            orders.reduce_only_sell_qty,
+        )
+    return AccountOrders(
+        orders.ids if ids is None else ids,
+        orders.buy_qty,
+        orders.buy_notional,
+        orders.sell_qty + lots,
+        orders.sell_notional + lots * order.price,
+        orders.reduce_only_buy_qty,
+        orders.reduce_only_sell_qty + ro,
+    )
+
+
 def _empty_side() -> SideBook:
     return SideBook(levels=Map(), prices=())
 
@@ -180,8 +206,8 @@ class BookEditor:
             editor.touched.add(price)
         self._orders[order.order_id] = order
         account = self._accounts.get(order.account, NO_ORDERS)
-        self._accounts[order.account] = account.adjusted(
-            order, order.remaining, account.ids.set(order.client_order_id, order.order_id)
+        self._accounts[order.account] = adjusted(
+            account, order, order.remaining, account.ids.set(order.client_order_id, order.order_id)
         )
 
     def remove(self, order: Order) -> None:
@@ -207,7 +233,7 @@ class BookEditor:
         account = self._accounts[order.account]
         client_ids = account.ids.delete(order.client_order_id)
         if client_ids:
-            self._accounts[order.account] = account.adjusted(order, -order.remaining, client_ids)
+            self._accounts[order.account] = adjusted(account, order, -order.remaining, client_ids)
         else:
             del self._accounts[order.account]
 
@@ -223,7 +249,7 @@ class BookEditor:
         shrunk = replace(order, remaining=remaining)
         self._orders[order.order_id] = shrunk
         account = self._accounts[order.account]
-        self._accounts[order.account] = account.adjusted(order, remaining - order.remaining)
+        self._accounts[order.account] = adjusted(account, order, remaining - order.remaining)
         return shrunk
 
     def finish(self) -> Book:
@@ -247,7 +273,7 @@ def index_accounts(orders: Sequence[Order]) -> dict[bytes, AccountOrders]:
         ids.setdefault(order.account, {})[order.client_order_id] = order.order_id
     accounts = {account: AccountOrders(Map(by_client)) for account, by_client in ids.items()}
     for order in orders:
-        accounts[order.account] = accounts[order.account].adjusted(order, order.remaining)
+        accounts[order.account] = adjusted(accounts[order.account], order, order.remaining)
     return accounts
 
 

@@ -66,29 +66,6 @@ class AccountOrders(msgspec.Struct, frozen=True, gc=False):
     def reduce_only_qty(self, side: Side) -> int:
         return self.reduce_only_buy_qty if side is BUY else self.reduce_only_sell_qty
 
-    def adjusted(self, order: Order, lots: int, ids: Map[int, int] | None = None) -> AccountOrders:
-        """These orders with ``lots`` (signed) more of ``order`` resting, and ``ids`` if given."""
-        ro = lots if order.reduce_only else 0
-        if order.side is BUY:
-            return AccountOrders(
-                self.ids if ids is None else ids,
-                self.buy_qty + lots,
-                self.buy_notional + lots * order.price,
-                self.sell_qty,
-                self.sell_notional,
-                self.reduce_only_buy_qty + ro,
-                self.reduce_only_sell_qty,
-            )
-        return AccountOrders(
-            self.ids if ids is None else ids,
-            self.buy_qty,
-            self.buy_notional,
-            self.sell_qty + lots,
-            self.sell_notional + lots * order.price,
-            self.reduce_only_buy_qty,
-            self.reduce_only_sell_qty + ro,
-        )
-
 
 NO_ORDERS = AccountOrders(Map())
 

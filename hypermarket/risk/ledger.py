@@ -67,17 +67,15 @@ class Ledger:
 
     def overflowed(self) -> bool:
         """Whether any changed account or the fee account left int64."""
-        if not self.changed:
-            return False
-        values = [self.fee_balance]
-        for account in self.changed.values():
-            values += (
-                account.collateral,
-                account.size,
-                account.entry_notional,
-                account.realized_pnl,
-            )
-        return not fits_int64(*values)
+        if not fits_int64(self.fee_balance):
+            return True
+        return not all(
+            fits_int64(account.collateral)
+            and fits_int64(account.size)
+            and fits_int64(account.entry_notional)
+            and fits_int64(account.realized_pnl)
+            for account in self.changed.values()
+        )
 
     def finish(self) -> Map[bytes, Account]:
         """The market's accounts with this step's changes (unchanged map if there were none)."""

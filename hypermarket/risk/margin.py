@@ -76,8 +76,8 @@ def band_limit(side: Side, mark_price: int, band_bps: int) -> int:
     return mark_price + offset if side is BUY else mark_price - offset
 
 
-def fits_int64(*values: int) -> bool:
-    return min(values) >= -INT64_MAX - 1 and max(values) <= INT64_MAX
+def fits_int64(value: int) -> bool:
+    return -INT64_MAX - 1 <= value <= INT64_MAX
 
 
 def equity_after_fills(
