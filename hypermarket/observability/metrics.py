@@ -91,18 +91,19 @@ class EngineMetrics:
     def record_outputs(self, shard: int, outputs: list[Output]) -> None:
         """Count one batch's outputs by kind, rejects by reason, and fills."""
         label = str(shard)
-        kinds = Tally(type(output.body).__name__ for output in outputs)
+        kinds = Tally(type(output.body) for output in outputs)
         for kind, count in kinds.items():
-            self.outputs.labels(label, kind).inc(count)
-        reasons = Tally(
-            output.body.reason.name
-            for output in outputs
-            if isinstance(output.body, OrderRejected | Rejected)
-        )
-        for reason, count in reasons.items():
-            self.rejects.labels(label, reason).inc(count)
-        if kinds[Fill.__name__]:
-            self.fills.labels(label).inc(kinds[Fill.__name__])
+            self.outputs.labels(label, kind.__name__).inc(count)
+        if kinds[OrderRejected] or kinds[Rejected]:
+            reasons = Tally(
+                output.body.reason.name
+                for output in outputs
+                if isinstance(output.body, OrderRejected | Rejected)
+            )
+            for reason, count in reasons.items():
+                self.rejects.labels(label, reason).inc(count)
+        if kinds[Fill]:
+            self.fills.labels(label).inc(kinds[Fill])
 
     def record_books(self, shard: int, state: State) -> None:
         """Resting orders and best prices of every market of the shard."""

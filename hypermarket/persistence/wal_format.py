@@ -187,10 +187,11 @@ def encode_record(record: Record, prev_crc: int) -> tuple[bytes, int]:
     """
     if len(record.payload) > MAX_PAYLOAD_BYTES:
         raise ValueError(f"payload of {len(record.payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
-    numbers = (record.shard_seq, record.stream_seq, record.ts_ns)
-    if not all(0 <= number < _U64 for number in numbers):
+    shard_seq, stream_seq, ts_ns = record.shard_seq, record.stream_seq, record.ts_ns
+    if not (0 <= shard_seq < _U64 and 0 <= stream_seq < _U64 and 0 <= ts_ns < _U64):
+        numbers = (shard_seq, stream_seq, ts_ns)
         raise ValueError(f"shard_seq, stream_seq and ts_ns must fit in u64, got {numbers}")
-    fields = _RECORD_FIELDS.pack(len(record.payload), record.kind, *numbers)
+    fields = _RECORD_FIELDS.pack(len(record.payload), record.kind, shard_seq, stream_seq, ts_ns)
     crc = google_crc32c.extend(google_crc32c.extend(prev_crc, fields), record.payload)
     return _CRC.pack(crc) + fields + record.payload, crc
 
