@@ -13,13 +13,16 @@ from pathlib import Path
 import trio
 
 from hypermarket.bus.memory import MemoryBus
+from hypermarket.bus.protocol import OutputMessage
 from hypermarket.engine.runtime import Engine
 from hypermarket.models import (
     AuctionResult,
+    Deposit,
     Fill,
     MarketUpdated,
     MatchingMode,
     OrderAccepted,
+    PositionUpdate,
     Side,
 )
 from hypermarket.wire.market_json import market_to_json
@@ -113,3 +116,56 @@ async def test_the_auction_timer_ticks_batch_markets(tmp_path: Path) -> None:
             while not any(isinstance(o.body, AuctionResult) for o in stored_outputs(bus, 0)):
                 await trio.sleep(0.01)
         engine.stop()
+
+
+class GatedBus(MemoryBus):
+    """A bus whose output stream stores only ``allowed`` publications (a slow server)."""
+
+    def __init__(self) -> None:
+        super().__init__(clock)
+        self.allowed = 0
+        self.calls = 0
+
+    async def publish_outputs(self, shard: int, messages: list[OutputMessage]) -> None:
+        while self.calls >= self.allowed:
+            await trio.sleep(0.002)
+        self.calls += 1
+        await super().publish_outputs(shard, messages)
+
+
+async def wait_for_input_seq(engine: Engine, seq: int) -> None:
+    with trio.fail_after(5):
+        while engine.loops[0].statistics().last_input_seq < seq:
+            await trio.sleep(0.005)
+
+
+async def test_the_loop_steps_on_while_outputs_are_stored_and_snapshots_wait_for_them(
+    tmp_path: Path,
+) -> None:
+    bus = GatedBus()
+    engine = Engine(engine_config(tmp_path, "snapshots:\n  interval_inputs: 2\n"))
+    loop = engine.loops[0]
+    async with trio.open_nursery() as nursery:
+        await nursery.start(engine.serve, bus)
+        await bus.kv_put("1", market_to_json(market(1)))
+        await wait_for_input_seq(engine, 1)
+        # Input 1's outputs wait for the server; the loop steps the next input meanwhile.
+        await send(bus, 1, Deposit(ALICE, 1, 10**12))
+        await wait_for_input_seq(engine, 2)
+        assert bus.outputs(0) == []
+        # The server stores input 1's outputs; input 2's wait.  A snapshot is due
+        # (2 inputs) but waits too: it would let go of the WAL that holds them.
+        bus.allowed = 1
+        await wait_for_outputs(bus, 0, 1)
+        await trio.sleep(0.05)
+        assert [o.input_seq for o in stored_outputs(bus, 0)] == [1]
+        assert loop.statistics().snapshots_written == 0
+        bus.allowed = 2
+        with trio.fail_after(5):
+            while loop.statistics().snapshots_written == 0:
+                await trio.sleep(0.005)
+        engine.stop()
+    outputs = stored_outputs(bus, 0)
+    assert [(o.seq, o.input_seq) for o in outputs] == [(1, 1), (2, 2)]
+    assert isinstance(outputs[0].body, MarketUpdated)
+    assert isinstance(outputs[1].body, PositionUpdate)
