@@ -317,7 +317,10 @@ async def _publish_strategies(
         await nc.flush()
         want = f"{subject}:{first + batch - 1}"
         while True:  # the stream stores asynchronously after the flush: poll until it has all
-            stored = await js.get_last_msg("CLOB_OUTPUTS", subject)
+            try:
+                stored = await js.get_last_msg("CLOB_OUTPUTS", subject)
+            except nats.js.errors.NotFoundError:
+                continue  # nothing of the subject stored yet (the first batch)
             if (stored.headers or {}).get(MSG_ID_HEADER) == want:
                 return
 
