@@ -12,6 +12,7 @@ Struct's class options, so a frozen record there would silently turn mutable.
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
 import os
 import shutil
@@ -20,6 +21,9 @@ import sys
 import tomllib
 import zipfile
 from pathlib import Path
+from types import ModuleType
+
+import pytest
 
 from tests.compiled_digest import digests
 
@@ -113,3 +117,24 @@ def test_compiled_core_matches_the_interpreted_core(tmp_path: Path) -> None:
     assert {k: v for k, v in compiled.items() if k != "build"} == {
         k: v for k, v in interpreted.items() if k != "build"
     }
+
+
+def load_setup() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("hypermarket_setup", ROOT / "setup.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_build_without_the_variable_compiles_nothing() -> None:
+    setup = load_setup()
+    assert setup.ext_modules({}, ["setup.py", "bdist_wheel"]) == []
+    assert setup.ext_modules({"HYPERMARKET_USE_MYPYC": "0"}, ["setup.py", "bdist_wheel"]) == []
+
+
+def test_an_editable_compiled_build_is_refused_with_the_reason() -> None:
+    setup = load_setup()
+    with pytest.raises(SystemExit, match="cannot build an editable install"):
+        setup.ext_modules({"HYPERMARKET_USE_MYPYC": "1"}, ["setup.py", "editable_wheel"])
