@@ -38,6 +38,7 @@ def test_bench_wal() -> None:
 def test_bench_e2e() -> None:
     out = bench("e2e", "--events", "2000", "--paced", "50", "--rate", "200")
     assert "raw nats-py ordered consumer" in out
+    assert "engine on the in-memory bus" in out
     assert "end-to-end latency" in out
 
 

@@ -13,6 +13,10 @@ One run, one private nats-server, three measurements:
    one at a fixed rate; each input's end-to-end latency is the output stream's
    timestamp of its last output minus the input stream's timestamp of the input
    (both the server's clock), reported as p50 and p99.
+
+Beside them, the same engine applies the same flow from the in-memory bus
+(``bus.memory``: no NATS, no second thread): what the shell costs around
+``step`` by itself, so that the share of the NATS client is visible.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import nats
 import trio
 
 from hypermarket.bus.bridge_bench import bench_server, fill_inputs, raw_consume
+from hypermarket.bus.memory import MemoryBus
 from hypermarket.bus.nats import BusSettings, NatsBus, open_nats_bus
 from hypermarket.config import load_config
 from hypermarket.core import initial_state, step
@@ -41,6 +46,7 @@ from hypermarket.wire import encode_input, outputs_from_batch
 class E2EResult(msgspec.Struct, frozen=True):
     inputs: int
     raw_per_second: float
+    memory_per_second: float
     engine_per_second: float
     latency_inputs: int
     latency_rate: int
@@ -59,11 +65,12 @@ def _output_counts(loaded: Sequence[Input], paced: Sequence[Input]) -> tuple[int
     return after_loaded, state.output_seq
 
 
-def _config(folder: Path, url: str, batch_max: int) -> Path:
+def _config(folder: Path, url: str | None, batch_max: int) -> Path:
     path = folder / "bench.yaml"
+    nats = f"nats:\n  urls: ['{url}']\n" if url else ""
     path.write_text(
         f"data_dir: {folder / 'data'}\n"
-        f"nats:\n  urls: ['{url}']\n"
+        f"{nats}"
         f"engine:\n  batch_max: {batch_max}\n"
         "metrics:\n  address: ''\n"
         "log:\n  format: text\n  level: WARNING\n",
@@ -124,6 +131,22 @@ async def _measure(
     return seconds, before
 
 
+async def _memory_seconds(folder: Path, batch_max: int, payloads: list[bytes]) -> float:
+    """Seconds for the engine to apply ``payloads`` loaded into an in-memory bus."""
+    bus = MemoryBus()
+    for payload in payloads:
+        await bus.publish_input(0, payload)
+    engine = Engine(load_config(_config(folder, None, batch_max), environ={}))
+    async with trio.open_nursery() as nursery:
+        started = time.perf_counter()
+        await nursery.start(engine.serve, bus)
+        while engine.loops[0].statistics().last_input_seq < len(payloads):
+            await trio.sleep(0.002)
+        seconds = time.perf_counter() - started
+        engine.stop()
+    return seconds
+
+
 async def _create_streams(url: str) -> None:
     """The engine's streams, as the engine makes them, before the flow is loaded."""
     async with open_nats_bus(BusSettings(servers=[url])) as bus:
@@ -145,12 +168,15 @@ def run_e2e(
     loaded_inputs = [inp for _, inp in (*generator.setup(), *generator.events(events))]
     paced_inputs = [inp for _, inp in generator.events(paced)]
     outputs = _output_counts(loaded_inputs, paced_inputs)
+    payloads = [encode_input(inp) for inp in loaded_inputs]
     with tempfile.TemporaryDirectory(prefix="hypermarket-e2e-") as scratch:
-        folder = Path(scratch)
-        (folder / "nats").mkdir()
+        (Path(scratch) / "memory").mkdir()
+        memory_seconds = trio.run(_memory_seconds, Path(scratch) / "memory", batch_max, payloads)
+        folder = Path(scratch) / "nats-run"
+        (folder / "nats").mkdir(parents=True)
         with bench_server(folder / "nats", sync_interval) as url:
             trio.run(_create_streams, url)
-            asyncio.run(fill_inputs(url, [encode_input(inp) for inp in loaded_inputs]))
+            asyncio.run(fill_inputs(url, payloads))
             raw = asyncio.run(raw_consume(url, len(loaded_inputs)))
             seconds, before = trio.run(
                 _measure,
@@ -165,6 +191,7 @@ def run_e2e(
     return E2EResult(
         inputs=len(loaded_inputs),
         raw_per_second=raw.per_second,
+        memory_per_second=len(loaded_inputs) / memory_seconds,
         engine_per_second=len(loaded_inputs) / seconds,
         latency_inputs=len(latencies),
         latency_rate=rate,
@@ -178,6 +205,8 @@ def format_e2e(result: E2EResult) -> str:
     return "\n".join(
         [
             f"  raw nats-py ordered consumer   {result.raw_per_second:>10,.0f} msg/s",
+            f"  engine on the in-memory bus    {result.memory_per_second:>10,.0f} inputs/s"
+            "   (WAL + step + publish, no NATS)",
             f"  engine (WAL + step + publish)  {result.engine_per_second:>10,.0f} inputs/s"
             f"   ({share:.0f} % of raw; {result.inputs} inputs)",
             f"  end-to-end latency at {result.latency_rate} inputs/s: "
