@@ -39,7 +39,7 @@ from hypermarket.models import (
     TimeInForce,
     UpsertMarket,
 )
-from hypermarket.risk.accounts import apply_fill
+from hypermarket.risk.accounts import apply_fill, cash
 from hypermarket.risk.margin import (
     band_limit,
     equity_after_fills,
@@ -344,7 +344,7 @@ def test_apply_fill(
     got = apply_fill(before, side, price, qty, 10, fee_paid)
     assert got == after
     notional = price * qty * 10
-    assert got.cash - before.cash == (-notional if side is BUY else notional) - fee_paid
+    assert cash(got) - cash(before) == (-notional if side is BUY else notional) - fee_paid
 
 
 def test_released_entry_rounding_favours_the_exchange_on_both_sides() -> None:

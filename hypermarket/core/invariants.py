@@ -12,6 +12,7 @@ from hypermarket.matching.auction import MARKET_BUY_REACH, reach
 from hypermarket.matching.book import index_accounts
 from hypermarket.matching.records import Book, SideBook
 from hypermarket.models import MatchingMode, Side, TimeInForce
+from hypermarket.risk.accounts import signed_entry
 
 
 class InvariantError(AssertionError):
@@ -120,6 +121,6 @@ def _check_money(market_id: int, market: MarketState) -> None:
             f"market {market_id}: account {address.hex()} has entry notional without a position",
         )
         realized += account.realized_pnl
-        entry += account.signed_entry
+        entry += signed_entry(account)
     _require(realized == entry, f"market {market_id}: realized PnL {realized} != entry {entry}")
     _require(market.fee_balance >= 0, f"market {market_id}: fee account negative")

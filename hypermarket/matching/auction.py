@@ -120,7 +120,7 @@ def allocate(buys: list[Order], sells: list[Order], volume: int) -> list[tuple[O
     buy_left = buys[0].remaining if buys else 0
     sell_left = sells[0].remaining if sells else 0
     while volume:
-        lots = min(buy_left, sell_left, volume)
+        lots = min(min(buy_left, sell_left), volume)
         pairs.append((buys[buy_at], sells[sell_at], lots))
         volume -= lots
         buy_left -= lots

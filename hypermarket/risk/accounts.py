@@ -35,6 +35,16 @@ from hypermarket.models import Account, Side
 from hypermarket.models.enums import BUY
 
 
+def signed_entry(account: Account) -> int:
+    """Entry notional with the sign of the position: what the open lots cost (short: earned)."""
+    return account.entry_notional if account.size >= 0 else -account.entry_notional
+
+
+def cash(account: Account) -> int:
+    """Collateral less the signed entry notional: moves by exactly each trade's notional."""
+    return account.collateral - signed_entry(account)
+
+
 def apply_fill(
     account: Account, side: Side, price: int, qty: int, multiplier: int, fee: int
 ) -> Account:

@@ -37,12 +37,13 @@ exists.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Final, Protocol
 
 from hypermarket.matching.records import AccountOrders
-from hypermarket.models import Account, MarginMode, MarketConfig, RejectReason, Side
-from hypermarket.models.enums import BUY, SELL
+from hypermarket.models import Account, MarketConfig, RejectReason, Side
+from hypermarket.models.enums import BUY, MARGIN_ISOLATED, SELL
 from hypermarket.models.market import BPS_DENOMINATOR, INT64_MAX
+from hypermarket.risk.accounts import cash
 
 Problem = tuple[RejectReason, str]
 
@@ -76,7 +77,16 @@ def band_limit(side: Side, mark_price: int, band_bps: int) -> int:
     return mark_price + offset if side is BUY else mark_price - offset
 
 
+_SMALL_MIN: Final = -(2**62)
+_SMALL_MAX: Final = 2**62 - 1
+
+
 def fits_int64(value: int) -> bool:
+    # Nearly every value is far inside int64.  Compiled (mypyc), integers in
+    # [-2**62, 2**62) are machine words and larger ones are boxed, so comparing
+    # with INT64_MAX takes the slow path every time: test the small range first.
+    if _SMALL_MIN <= value <= _SMALL_MAX:
+        return True
     return -INT64_MAX - 1 <= value <= INT64_MAX
 
 
@@ -91,14 +101,16 @@ def equity_after_fills(
     """(equity, initial margin) at the mark once ``qty`` lots on ``side`` trade at that notional."""
     multiplier = config.contract_multiplier
     money = notional_ticks * multiplier
-    worst_fee = worst_case_fee(money, qty, max(config.taker_fee_bps, config.maker_fee_bps, 0))
+    # Two-argument max: compiled, a larger max() is a call through Python.
+    fee_bps = max(max(config.taker_fee_bps, config.maker_fee_bps), 0)
+    worst_fee = worst_case_fee(money, qty, fee_bps)
     if side is BUY:
-        cash = account.cash - money - worst_fee
+        after = cash(account) - money - worst_fee
         size = account.size + qty
     else:
-        cash = account.cash + money - worst_fee
+        after = cash(account) + money - worst_fee
         size = account.size - qty
-    return cash + size * mark_price * multiplier, initial_margin(size, mark_price, config)
+    return after + size * mark_price * multiplier, initial_margin(size, mark_price, config)
 
 
 class MarginPolicy(Protocol):
@@ -215,5 +227,5 @@ ISOLATED = IsolatedMargin()
 
 def policy_for(config: MarketConfig) -> MarginPolicy:
     """The margin policy of a market's ``margin_mode`` (see the module docstring)."""
-    assert config.margin_mode is MarginMode.ISOLATED, "config_problem refuses other modes"
+    assert config.margin_mode is MARGIN_ISOLATED, "config_problem refuses other modes"
     return ISOLATED
