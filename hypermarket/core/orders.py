@@ -95,8 +95,7 @@ from hypermarket.models.enums import (
     TIF_FOK,
     TIF_POST_ONLY,
 )
-from hypermarket.models.market import INT64_MAX
-from hypermarket.risk.margin import Problem, band_limit, policy_for
+from hypermarket.risk.margin import Problem, band_limit, fits_int64, policy_for
 
 
 def _status_problem(status: MarketStatus, post_only: bool) -> str | None:
@@ -126,10 +125,10 @@ def _overflow_problem(
 
     ``resting`` lots of the same order already at that price are not counted twice.
     """
-    if price * qty * market.config.contract_multiplier > INT64_MAX:
+    if not fits_int64(price * qty * market.config.contract_multiplier):
         return RejectReason.OVERFLOW, "price * quantity * contract_multiplier exceeds int64"
     levels = (editor.book.bids if side is BUY else editor.book.asks).levels
-    if price in levels and levels[price].quantity - resting + qty > INT64_MAX:
+    if price in levels and not fits_int64(levels[price].quantity - resting + qty):
         return RejectReason.OVERFLOW, f"level {price} would hold more than int64 lots"
     return None
 
