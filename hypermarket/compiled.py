@@ -3,7 +3,7 @@
 A wheel built with ``HYPERMARKET_USE_MYPYC=1`` (``setup.py``) carries the
 core's function modules as extension modules next to their sources; Python
 imports the extension.  Benchmarks and the engine's start-up log say which one
-runs, since the throughput differs by about 1.4x (``docs/performance.md``).
+runs, since the throughput differs by about 1.5x (``docs/performance.md``).
 """
 
 from __future__ import annotations

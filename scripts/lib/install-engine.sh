@@ -2,7 +2,7 @@
 # runs it, into the active virtual environment or ./.venv.
 #
 # The build is a wheel whose pure core is compiled with mypyc
-# (HYPERMARKET_USE_MYPYC=1, setup.py; about 1.4x the throughput of the same
+# (HYPERMARKET_USE_MYPYC=1, setup.py; about 1.5x the throughput of the same
 # code interpreted, docs/performance.md).  Where it cannot be compiled (no C
 # compiler or Python headers) the interpreted build is installed instead, with
 # a warning.  Compiling takes about half a minute, so an install whose sources
