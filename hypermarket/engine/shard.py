@@ -273,6 +273,7 @@ class ShardLoop:
 
     @staticmethod
     async def _all_published(jobs: trio.MemorySendChannel[_Job]) -> None:
+        """Return once the publisher has stored every batch handed to it so far."""
         stored = trio.Event()
         await jobs.send(stored)
         await stored.wait()
