@@ -22,6 +22,10 @@ from setuptools import setup
 EDITABLE_COMMANDS = ("editable_wheel", "develop")
 """What setuptools runs for ``pip install -e`` (PEP 660) and for ``setup.py develop``."""
 
+BUILD_COMMANDS = ("bdist_wheel", "build", "build_ext")
+"""The commands that build extension modules.  A PEP 517 build also runs this file for its
+metadata (``egg_info``, ``dist_info``); compiling there would run mypy for nothing."""
+
 
 def ext_modules(environ: Mapping[str, str], argv: Sequence[str]) -> list[Any]:
     """The extension modules to build: none, or the mypyc-compiled core."""
@@ -32,6 +36,8 @@ def ext_modules(environ: Mapping[str, str], argv: Sequence[str]) -> list[Any]:
             "HYPERMARKET_USE_MYPYC=1 cannot build an editable install: the compiled modules "
             "would shadow their sources. Build a wheel (pip wheel / pip install .) instead."
         )
+    if not any(command in argv for command in BUILD_COMMANDS):
+        return []
     from mypyc.build import mypycify  # noqa: PLC0415  (only a compiled build needs mypy)
 
     pyproject = tomllib.loads(Path(__file__).with_name("pyproject.toml").read_text("utf-8"))

@@ -12,7 +12,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import sys
 from pathlib import Path
+
+import msgspec
 
 from hypermarket.cli.fold_inputs import fold_inputs, read_inputs
 from hypermarket.compiled import core_build
@@ -43,11 +46,31 @@ def example_digest(path: Path) -> str:
     return f"{hashlib.sha256(out.getvalue().encode()).hexdigest()} {state_hash(state)}"
 
 
+def struct_options() -> dict[str, str]:
+    """Each record class of the package with its class options (mypyc would drop them)."""
+    found = {}
+    for name, module in sorted(sys.modules.items()):
+        if not name.startswith("hypermarket."):
+            continue
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, msgspec.Struct)
+                and value.__module__ == name
+            ):
+                options = value.__struct_config__
+                found[f"{name}.{value.__qualname__}"] = (
+                    f"frozen={options.frozen} gc={options.gc} array_like={options.array_like}"
+                )
+    return found
+
+
 def digests() -> dict[str, str]:
+    """The build that ran, a digest per flow and per worked example, the records' options."""
     found = {"build": core_build(), "flow": flow_digest(3, 20_000)}
     for path in sorted(EXAMPLES.glob("*.jsonl")):
         found[path.name] = example_digest(path)
-    return found
+    return found | struct_options()
 
 
 if __name__ == "__main__":

@@ -25,12 +25,14 @@ from types import ModuleType
 
 import pytest
 
+from hypermarket.compiled import core_build
 from tests.compiled_digest import digests
 
 ROOT = Path(__file__).parent.parent
 
 
 def compiled_modules() -> list[str]:
+    """The source files ``setup.py`` compiles (``[tool.hypermarket] mypyc``)."""
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))
     modules: list[str] = pyproject["tool"]["hypermarket"]["mypyc"]
     return modules
@@ -68,44 +70,78 @@ def test_the_struct_check_sees_structs() -> None:
     ]
 
 
-def test_compiled_core_matches_the_interpreted_core(tmp_path: Path) -> None:
-    source = tmp_path / "source"
+CORE_TESTS = [
+    "tests/test_core_orders.py",
+    "tests/test_core_markets.py",
+    "tests/test_risk_units.py",
+    "tests/test_auction_core.py",
+    "tests/test_auction_clearing.py",
+    "tests/test_core_properties.py",
+    "tests/test_risk_properties.py",
+    "tests/test_core_stateful.py",
+    "tests/test_examples.py",
+    "tests/test_compiled.py::test_the_core_build_is_the_one_expected",
+]
+"""The core's own tests, run again against the compiled build (edge cases a flow never hits)."""
+
+
+@pytest.fixture(scope="module")
+def compiled_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding the unpacked wheel built with ``HYPERMARKET_USE_MYPYC=1``."""
+    scratch = tmp_path_factory.mktemp("compiled")
+    source = scratch / "source"
     source.mkdir()
     for name in ("pyproject.toml", "setup.py", "README.md"):
         shutil.copy(ROOT / name, source / name)
     shutil.copytree(
         ROOT / "hypermarket", source / "hypermarket", ignore=shutil.ignore_patterns("__pycache__")
     )
-    wheels = tmp_path / "wheels"
-    subprocess.run(
+    wheels = scratch / "wheels"
+    built = subprocess.run(
         [
             sys.executable,
             "-m",
             "pip",
             "wheel",
-            "--quiet",
             "--no-deps",
             "--no-build-isolation",
             "--wheel-dir",
             str(wheels),
             str(source),
         ],
-        check=True,
+        check=False,
         env={**os.environ, "HYPERMARKET_USE_MYPYC": "1"},
         capture_output=True,
+        text=True,
     )
-    installed = tmp_path / "installed"
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    installed = scratch / "installed"
     (wheel,) = wheels.glob("hypermarket-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         archive.extractall(installed)
     assert list((installed / "hypermarket" / "core").glob("__init__.*.so"))
+    return installed
 
-    # The child's working directory comes first on its sys.path: the wheel's
-    # ``hypermarket`` shadows the source tree, ``tests`` comes from PYTHONPATH.
+
+def compiled_env() -> dict[str, str]:
+    """The environment of a child process that imports the compiled build.
+
+    The child runs in the unpacked wheel's folder, which comes first on its
+    ``sys.path``: the wheel's ``hypermarket`` shadows the source tree, and
+    ``tests`` comes from ``PYTHONPATH``.
+    """
+    return {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "HYPERMARKET_EXPECT_BUILD": "compiled (mypyc)",
+    }
+
+
+def test_compiled_core_matches_the_interpreted_core(compiled_build: Path) -> None:
     child = subprocess.run(
         [sys.executable, "-m", "tests.compiled_digest"],
-        cwd=installed,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=compiled_build,
+        env=compiled_env(),
         capture_output=True,
         text=True,
         check=True,
@@ -119,7 +155,36 @@ def test_compiled_core_matches_the_interpreted_core(tmp_path: Path) -> None:
     }
 
 
+def test_the_core_tests_pass_against_the_compiled_build(compiled_build: Path) -> None:
+    # --import-mode=append keeps pytest from putting the source tree first on sys.path.
+    child = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--import-mode=append",
+            *(str(ROOT / test) for test in CORE_TESTS),
+        ],
+        cwd=compiled_build,
+        env=compiled_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert child.returncode == 0, child.stdout[-4000:] + child.stderr[-2000:]
+    assert " passed" in child.stdout
+
+
+def test_the_core_build_is_the_one_expected() -> None:
+    # Interpreted in the suite, compiled when the test above runs it against the wheel.
+    assert core_build() == os.environ.get("HYPERMARKET_EXPECT_BUILD", "interpreted")
+
+
 def load_setup() -> ModuleType:
+    """``setup.py`` as a module (its ``setup()`` call runs only as ``__main__``)."""
     spec = importlib.util.spec_from_file_location("hypermarket_setup", ROOT / "setup.py")
     assert spec is not None
     assert spec.loader is not None
@@ -138,3 +203,17 @@ def test_an_editable_compiled_build_is_refused_with_the_reason() -> None:
     setup = load_setup()
     with pytest.raises(SystemExit, match="cannot build an editable install"):
         setup.ext_modules({"HYPERMARKET_USE_MYPYC": "1"}, ["setup.py", "editable_wheel"])
+
+
+def test_metadata_hooks_compile_nothing_even_with_the_variable() -> None:
+    setup = load_setup()
+    for command in ("egg_info", "dist_info"):
+        assert setup.ext_modules({"HYPERMARKET_USE_MYPYC": "1"}, ["setup.py", command]) == []
+
+
+def test_the_build_compiler_is_the_one_the_tests_use() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))
+    build = [r for r in pyproject["build-system"]["requires"] if r.startswith("mypy")]
+    dev = [r for r in pyproject["project"]["optional-dependencies"]["dev"] if r.startswith("mypy")]
+    assert build == dev
+    assert build[0].startswith("mypy==")

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import trio
 
+from hypermarket.bus.errors import BusError
 from hypermarket.bus.memory import MemoryBus
 from hypermarket.bus.protocol import OutputMessage
 from hypermarket.engine.runtime import Engine
@@ -169,3 +171,40 @@ async def test_the_loop_steps_on_while_outputs_are_stored_and_snapshots_wait_for
     assert [(o.seq, o.input_seq) for o in outputs] == [(1, 1), (2, 2)]
     assert isinstance(outputs[0].body, MarketUpdated)
     assert isinstance(outputs[1].body, PositionUpdate)
+
+
+async def test_a_stop_waits_for_the_store_before_the_last_snapshot(tmp_path: Path) -> None:
+    bus = GatedBus()
+    engine = Engine(engine_config(tmp_path))
+    loop = engine.loops[0]
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(engine.serve, bus)
+            await bus.kv_put("1", market_to_json(market(1)))
+            await wait_for_input_seq(engine, 1)
+            engine.stop()
+            await trio.sleep(0.05)
+            # Stopping, but input 1's outputs are not stored yet: no final snapshot.
+            assert bus.outputs(0) == []
+            assert loop.statistics().snapshots_written == 0
+            bus.allowed = 1
+    assert [o.input_seq for o in stored_outputs(bus, 0)] == [1]
+    assert loop.statistics().snapshots_written == 1
+
+
+class BrokenOutputBus(MemoryBus):
+    """A bus whose output stream refuses every publication (not a transient failure)."""
+
+    async def publish_outputs(self, shard: int, messages: list[OutputMessage]) -> None:
+        raise BusError("the output stream refused the messages")
+
+
+async def test_a_failed_publication_stops_the_engine_with_the_bus_error(tmp_path: Path) -> None:
+    bus = BrokenOutputBus(clock)
+    engine = Engine(engine_config(tmp_path))
+    with trio.fail_after(10), pytest.RaisesGroup(BusError, flatten_subgroups=True):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(engine.serve, bus)
+            await bus.kv_put("1", market_to_json(market(1)))
+            await send(bus, 1, *funding(1, ALICE, BOB))
+            await trio.sleep_forever()

@@ -33,7 +33,8 @@ import trio
 
 from hypermarket.bus.bridge_bench import bench_server, fill_inputs, raw_consume
 from hypermarket.bus.memory import MemoryBus
-from hypermarket.bus.nats import BusSettings, NatsBus, open_nats_bus
+from hypermarket.bus.nats import BusSettings, open_nats_bus
+from hypermarket.bus.protocol import Bus
 from hypermarket.config import load_config
 from hypermarket.core import initial_state, step
 from hypermarket.engine.runtime import Engine, bus_settings
@@ -67,10 +68,10 @@ def _output_counts(loaded: Sequence[Input], paced: Sequence[Input]) -> tuple[int
 
 def _config(folder: Path, url: str | None, batch_max: int) -> Path:
     path = folder / "bench.yaml"
-    nats = f"nats:\n  urls: ['{url}']\n" if url else ""
+    server = f"nats:\n  urls: ['{url}']\n" if url else ""
     path.write_text(
         f"data_dir: {folder / 'data'}\n"
-        f"{nats}"
+        f"{server}"
         f"engine:\n  batch_max: {batch_max}\n"
         "metrics:\n  address: ''\n"
         "log:\n  format: text\n  level: WARNING\n",
@@ -101,7 +102,7 @@ async def _latencies(url: str, since_seq: int) -> list[float]:
     return list(last_by_input.values())
 
 
-async def _stored(bus: NatsBus, last_seq: int) -> None:
+async def _stored(bus: Bus, last_seq: int) -> None:
     """Wait until the output of seq ``last_seq`` is stored (its message id names it)."""
     while await bus.last_output_id(0) != message_id(0, last_seq):
         await trio.sleep(0.002)
@@ -131,8 +132,10 @@ async def _measure(
     return seconds, before
 
 
-async def _memory_seconds(folder: Path, batch_max: int, payloads: list[bytes]) -> float:
-    """Seconds for the engine to apply ``payloads`` loaded into an in-memory bus."""
+async def _memory_seconds(
+    folder: Path, batch_max: int, payloads: list[bytes], last_output: int
+) -> float:
+    """Seconds until the engine has stored output ``last_output`` of ``payloads`` in memory."""
     bus = MemoryBus()
     for payload in payloads:
         await bus.publish_input(0, payload)
@@ -140,8 +143,7 @@ async def _memory_seconds(folder: Path, batch_max: int, payloads: list[bytes]) -
     async with trio.open_nursery() as nursery:
         started = time.perf_counter()
         await nursery.start(engine.serve, bus)
-        while engine.loops[0].statistics().last_input_seq < len(payloads):
-            await trio.sleep(0.002)
+        await _stored(bus, last_output)
         seconds = time.perf_counter() - started
         engine.stop()
     return seconds
@@ -171,7 +173,9 @@ def run_e2e(
     payloads = [encode_input(inp) for inp in loaded_inputs]
     with tempfile.TemporaryDirectory(prefix="hypermarket-e2e-") as scratch:
         (Path(scratch) / "memory").mkdir()
-        memory_seconds = trio.run(_memory_seconds, Path(scratch) / "memory", batch_max, payloads)
+        memory_seconds = trio.run(
+            _memory_seconds, Path(scratch) / "memory", batch_max, payloads, outputs[0]
+        )
         folder = Path(scratch) / "nats-run"
         (folder / "nats").mkdir(parents=True)
         with bench_server(folder / "nats", sync_interval) as url:

@@ -279,6 +279,7 @@ def index_accounts(orders: Sequence[Order]) -> dict[bytes, AccountOrders]:
 
 __all__ = [
     "BookEditor",
+    "adjusted",
     "better_first_key",
     "crosses",
     "empty_book",

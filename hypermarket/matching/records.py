@@ -58,12 +58,15 @@ class AccountOrders(msgspec.Struct, frozen=True, gc=False):
     reduce_only_sell_qty: int = 0
 
     def qty(self, side: Side) -> int:
+        """Open lots on ``side``."""
         return self.buy_qty if side is BUY else self.sell_qty
 
     def notional(self, side: Side) -> int:
+        """Open ticks times lots on ``side``."""
         return self.buy_notional if side is BUY else self.sell_notional
 
     def reduce_only_qty(self, side: Side) -> int:
+        """Open reduce-only lots on ``side``."""
         return self.reduce_only_buy_qty if side is BUY else self.reduce_only_sell_qty
 
 
@@ -128,8 +131,23 @@ class Candidate(msgspec.Struct, frozen=True, gc=False):
 
     @property
     def volume(self) -> int:
+        """Lots that would trade at this price."""
         return min(self.demand, self.supply)
 
     @property
     def surplus(self) -> int:
+        """Demand less supply: positive means buy pressure."""
         return self.demand - self.supply
+
+
+__all__ = [
+    "NO_ORDERS",
+    "AccountOrders",
+    "Book",
+    "Candidate",
+    "Clearing",
+    "Level",
+    "MatchResult",
+    "SideBook",
+    "Trade",
+]

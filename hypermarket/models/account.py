@@ -15,3 +15,5 @@ class Account(msgspec.Struct, frozen=True, gc=False, array_like=True):
 
 
 EMPTY_ACCOUNT = Account()
+
+__all__ = ["EMPTY_ACCOUNT", "Account"]
