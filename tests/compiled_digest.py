@@ -10,13 +10,15 @@ examples of the docs.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import io
 import json
-import sys
+import pkgutil
 from pathlib import Path
 
 import msgspec
 
+import hypermarket
 from hypermarket.cli.fold_inputs import fold_inputs, read_inputs
 from hypermarket.compiled import core_build
 from hypermarket.core import initial_state, step
@@ -46,22 +48,26 @@ def example_digest(path: Path) -> str:
     return f"{hashlib.sha256(out.getvalue().encode()).hexdigest()} {state_hash(state)}"
 
 
+CORE_PACKAGES = ("models", "matching", "risk", "core")
+
+
 def struct_options() -> dict[str, str]:
-    """Each record class of the package with its class options (mypyc would drop them)."""
+    """Each record class of the core's packages with its class options (mypyc drops them)."""
     found = {}
-    for name, module in sorted(sys.modules.items()):
-        if not name.startswith("hypermarket."):
-            continue
-        for value in vars(module).values():
-            if (
-                isinstance(value, type)
-                and issubclass(value, msgspec.Struct)
-                and value.__module__ == name
-            ):
-                options = value.__struct_config__
-                found[f"{name}.{value.__qualname__}"] = (
-                    f"frozen={options.frozen} gc={options.gc} array_like={options.array_like}"
-                )
+    for package in CORE_PACKAGES:
+        path = [str(Path(hypermarket.__file__).parent / package)]
+        for info in sorted(pkgutil.iter_modules(path), key=lambda info: info.name):
+            name = f"hypermarket.{package}.{info.name}"
+            for value in vars(importlib.import_module(name)).values():
+                if (
+                    isinstance(value, type)
+                    and issubclass(value, msgspec.Struct)
+                    and value.__module__ == name
+                ):
+                    options = value.__struct_config__
+                    found[f"{name}.{value.__qualname__}"] = (
+                        f"frozen={options.frozen} gc={options.gc} array_like={options.array_like}"
+                    )
     return found
 
 
