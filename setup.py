@@ -27,6 +27,13 @@ BUILD_COMMANDS = ("bdist_wheel", "build", "build_ext")
 metadata (``egg_info``, ``dist_info``); compiling there would run mypy for nothing."""
 
 
+def mypyc_modules() -> list[str]:
+    """The source files to compile: ``[tool.hypermarket] mypyc`` of ``pyproject.toml``."""
+    pyproject = tomllib.loads(Path(__file__).with_name("pyproject.toml").read_text("utf-8"))
+    modules: list[str] = pyproject["tool"]["hypermarket"]["mypyc"]
+    return modules
+
+
 def ext_modules(environ: Mapping[str, str], argv: Sequence[str]) -> list[Any]:
     """The extension modules to build: none, or the mypyc-compiled core."""
     if environ.get("HYPERMARKET_USE_MYPYC", "0") != "1":
@@ -40,8 +47,7 @@ def ext_modules(environ: Mapping[str, str], argv: Sequence[str]) -> list[Any]:
         return []
     from mypyc.build import mypycify  # noqa: PLC0415  (only a compiled build needs mypy)
 
-    pyproject = tomllib.loads(Path(__file__).with_name("pyproject.toml").read_text("utf-8"))
-    return list(mypycify(pyproject["tool"]["hypermarket"]["mypyc"], opt_level="3"))
+    return list(mypycify(mypyc_modules(), opt_level="3"))
 
 
 if __name__ == "__main__":  # setuptools runs this file as __main__

@@ -31,13 +31,6 @@ from tests.compiled_digest import digests
 ROOT = Path(__file__).parent.parent
 
 
-def compiled_modules() -> list[str]:
-    """The source files ``setup.py`` compiles (``[tool.hypermarket] mypyc``)."""
-    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))
-    modules: list[str] = pyproject["tool"]["hypermarket"]["mypyc"]
-    return modules
-
-
 def defines_struct(path: Path) -> list[str]:
     """Names of the classes in ``path`` with a base spelled ``Struct`` or ``*.Struct``."""
     found = []
@@ -51,7 +44,7 @@ def defines_struct(path: Path) -> list[str]:
 
 
 def test_no_compiled_module_defines_a_struct() -> None:
-    modules = compiled_modules()
+    modules: list[str] = load_setup().mypyc_modules()
     assert "hypermarket/core/__init__.py" in modules
     offenders = {module: defines_struct(ROOT / module) for module in modules}
     assert {module: names for module, names in offenders.items() if names} == {}
